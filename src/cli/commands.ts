@@ -1,6 +1,10 @@
 // The list of sub-commands. Each module exports `register(program)`.
 import type { Command } from 'commander';
+import { register as registerCalc } from './calc.js';
+import { register as registerCheck } from './check.js';
 
-export function registerCommands(_program: Command): void {
+export function registerCommands(program: Command): void {
   // Sub-commands register here (check, calc, translate, run, bench, …).
+  registerCheck(program);
+  registerCalc(program);
 }

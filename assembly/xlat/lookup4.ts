@@ -1,0 +1,53 @@
+// The IPv4 side's look-up (RFC 7599 section 8.4, RFC 7597 section 5.3, RFC 7596
+// section 6.1): an IPv4 destination and port -> the CE's IPv6 address. Bindings
+// first (EA-len 0, RFC 7599 section 12.1; lw4o6's binding table), then the longest
+// matching rule. The result is in outHi / outLo (map/addr.ts).
+
+import { C } from '../counters';
+import { mode, MODE_LW4O6, portReserved } from '../params';
+import { addrParams, bPsidLen, bOffset, lookup, slotPrefixLen } from '../map/bindings';
+import { findRule4, rule, rulePsid, mapAddress, bindingAddress, psidOf, RULE_FLAG_MODULUS } from '../map/rules';
+import { loadHi, loadLo } from '../map/addr';
+
+// The PSID of the last successful look-up (for per-subscriber accounting).
+export let lastPsid: u32 = 0;
+
+/** -1 when the address is mapped (outHi/outLo set), else the drop counter. */
+export function mapV4(v4: u32, port: u32, hasPort: bool): i32 {
+  if (addrParams(v4)) {
+    let psid: i32 = 0;
+    if (bPsidLen > 0) {
+      if (!hasPort) return C.drop_ipv4_no_port;
+      // Reserved ports are in no port set (RFC 7618 section 8).
+      if (portReserved(port)) return C.drop_ipv4_port_unmapped;
+      psid = psidOf(port, bOffset, bPsidLen);
+      if (psid < 0) return C.drop_ipv4_port_unmapped;
+    }
+    const s = lookup(v4, <u32>psid);
+    if (s == 0) return C.drop_ipv4_no_binding;
+    bindingAddress(loadHi(s + 8), loadLo(s + 8), slotPrefixLen(s), v4, <u32>psid);
+    lastPsid = <u32>psid;
+    return -1;
+  }
+  if (mode == MODE_LW4O6) return C.drop_ipv4_no_rule; // lw4o6 has bindings only
+  const ri = findRule4(v4);
+  if (ri < 0) return C.drop_ipv4_no_rule;
+  const r = rule(<u32>ri);
+  let psid: i32 = 0;
+  if (r.k > 0 || (r.flags & RULE_FLAG_MODULUS)) {
+    if (!hasPort) return C.drop_ipv4_no_port;
+    if (portReserved(port)) return C.drop_ipv4_port_unmapped;
+    psid = rulePsid(r, port);
+    if (psid < 0) return C.drop_ipv4_port_unmapped;
+  }
+  mapAddress(r, v4, <u32>psid);
+  lastPsid = <u32>psid;
+  return -1;
+}
+
+/** True when the IPv4 address is covered by a binding or a rule (the BR's own). */
+export function ownsV4(v4: u32): bool {
+  if (addrParams(v4)) return true;
+  if (mode == MODE_LW4O6) return false;
+  return findRule4(v4) >= 0;
+}
