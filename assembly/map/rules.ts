@@ -7,6 +7,7 @@
 //   prefix of length r + o, no port sharing).
 
 import { ld32, ld16 } from '../net/bytes';
+import { mode, MODE_MAPE } from '../params';
 import { insertBits, extractBits, maskHi, maskLo, loadHi, loadLo, outHi, outLo } from './addr';
 
 @unmanaged export class Rule {
@@ -25,7 +26,8 @@ import { insertBits, extractBits, maskHi, maskLo, loadHi, loadLo, outHi, outLo }
   flags: u32; // RULE_FLAG of abi.ts
   ratio: u32; // R of the generalized modulus form
   contiguous: u32; // M
-  pad: u32;
+  jMin: u32; // the modulus form's port-range index bounds (draft section 4.1)
+  jMax: u32;
 }
 
 export const RULE_FLAG_FMR: u32 = 1;
@@ -84,7 +86,11 @@ export function loadRules(p: usize, n: u32): void {
     r.p = 32 - r.v4len;
     r.ratio = load<u16>(src + R_RATIO);
     r.contiguous = load<u16>(src + R_CONTIG);
-    r.pad = 0;
+    // j runs from (1024/M)/R, rounded up (the well-known ports are excluded), to
+    // (65536/M)/R - 1 (dIVI-pd draft section 4.1).
+    const rm = r.ratio * r.contiguous;
+    r.jMin = rm == 0 ? 0 : (1024 + rm - 1) / rm;
+    r.jMax = rm == 0 ? 0 : 65536 / rm - 1;
   }
   ruleCount = n;
   // Insertion sort of indexes by IPv6 prefix length (n is small: rules are few).
@@ -134,16 +140,19 @@ export function findRule6(hi: u64, lo: u64): i32 {
   return <i32>((port >> (16 - a - k)) & ((1 << k) - 1));
 }
 
-/** The dIVI-pd draft's generalized modulus form: K = floor(P / M) % R (section 4.1). */
-@inline export function psidOfModulus(port: u32, ratio: u32, contiguous: u32): i32 {
-  // The draft excludes the well-known ports 0-1023 through j's lower bound.
-  if (port < 1024) return -1;
-  return <i32>((port / contiguous) % ratio);
+/**
+ * The dIVI-pd draft's generalized modulus form (section 4.1): P = R*M*j + M*K + i,
+ * so K = floor(P / M) % R, for ports whose j = floor(P / (R*M)) is in range.
+ */
+@inline export function psidOfModulus(r: Rule, port: u32): i32 {
+  const j = port / (r.ratio * r.contiguous);
+  if (j < r.jMin || j > r.jMax) return -1;
+  return <i32>((port / r.contiguous) % r.ratio);
 }
 
 /** The PSID a rule gives `port`, or -1. */
 @inline export function rulePsid(r: Rule, port: u32): i32 {
-  if (r.flags & RULE_FLAG_MODULUS) return psidOfModulus(port, r.ratio, r.contiguous);
+  if (r.flags & RULE_FLAG_MODULUS) return psidOfModulus(r, port);
   return psidOf(port, r.a, r.k);
 }
 
@@ -178,6 +187,10 @@ export function mapAddress(r: Rule, v4: u32, psid: u32): void {
     ea = suffix >> (r.p - r.eaLen);
     k = 0;
     psid = 0;
+    // The CE has an IPv4 prefix: MAP-T carries the complete address (RFC 7599
+    // erratum 5225); MAP-E pads the prefix with zeros (RFC 7597 section 6).
+    const ceLen = r.v4len + r.eaLen;
+    if (mode == MODE_MAPE) v4 &= ceLen == 0 ? 0 : <u32>(0xffffffff << (32 - ceLen));
   }
   insertBits(r.v6hi, r.v6lo, ea, r.v6len, r.eaLen);
   const hi = outHi;
