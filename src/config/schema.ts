@@ -124,6 +124,11 @@ export const configSchema = z.strictObject({
   br: ipv6Address.optional(),
   rules: z.array(ruleSchema).default([]),
   bindings: z.array(bindingSchema).default([]),
+  /**
+   * EXTENSION: a CSV file of bindings (ipv4,psid-len,psid,ipv6[,psid-offset]) for
+   * large tables; relative to the config file. See src/config/bindings-file.ts.
+   */
+  'bindings-file': nonEmpty.optional(),
   'reserved-ports': reservedPorts.default([0, 1023] as PortRange),
   mtu: z
     .strictObject({

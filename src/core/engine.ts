@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { STATUS } from './abi.js';
+import type { PackedBindings } from '../config/bindings-file.js';
 
 /** The raw exports of build/xbr.wasm (assembly/index.ts). */
 export interface CoreExports {
@@ -153,7 +154,6 @@ export class Engine {
   readonly batch: number;
   readonly layout: Layout;
   private names: string[];
-  private linkType: 1 | 101 = 1;
 
   private constructor(core: CoreExports, layout: Layout) {
     this.core = core;
@@ -203,6 +203,20 @@ export class Engine {
     return this.core.bindingPut(b.ipv4 >>> 0, b.psidLen, b.psidOffset, b.psid, b.prefixLen);
   }
 
+  /**
+   * Loads packed bindings (src/config/bindings-file.ts); throws naming the first one
+   * the core refuses (table full: raise binding-capacity).
+   */
+  putBindings(p: PackedBindings): void {
+    const mem = this.bytes();
+    const arg = this.core.argPtr();
+    for (let i = 0; i < p.count; i++) {
+      mem.set(p.ipv6.subarray(i * 16, i * 16 + 16), arg);
+      const rc = this.core.bindingPut(p.ipv4[i], p.psidLen[i], p.psidOffset[i], p.psid[i], p.prefixLen[i]);
+      if (rc !== STATUS.OK) throw new CoreError(`binding ${i + 1} of ${p.count} refused: ${statusName(rc)}`);
+    }
+  }
+
   removeBinding(ipv4: number, psid: number): boolean {
     return this.core.bindingRemove(ipv4 >>> 0, psid) === STATUS.OK;
   }
@@ -212,7 +226,6 @@ export class Engine {
   }
 
   setLinkType(linktype: 1 | 101): void {
-    this.linkType = linktype;
     this.core.setLinkType(linktype);
   }
 
