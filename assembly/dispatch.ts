@@ -6,7 +6,7 @@
 import { C, inc, add } from './counters';
 import { ld16 } from './net/bytes';
 import { loaded, mode, MODE_MAPT } from './params';
-import { rxBase, resetTx, txCount, freeFrame, frameOf, frameSize } from './io/frames';
+import { rxBase, resetTx, txCount, freeFrame, frameOf, frameSize, setCurrentIndex } from './io/frames';
 import { l2len, saveMacs } from './xlat/l2';
 import { tick } from './xlat/clock';
 import { sweep, takePending, pendingLen } from './xlat/fragtable';
@@ -74,6 +74,7 @@ export function processBatch(n: u32, now: f64): u32 {
   sweep(8);
   for (let i: u32 = 0; i < n; i++) {
     const d = rxBase + (<usize>i << 3);
+    setCurrentIndex(i);
     const p = <usize>load<u32>(d);
     const len = <u32>load<u16>(d, 4);
     if (!loaded) {

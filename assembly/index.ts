@@ -93,6 +93,7 @@ function place(bindLog2: u32, fragLog2: u32, frameCount: u32, frameShift: u32, b
  */
 export function init(bindLog2: u32, fragLog2: u32, frameCount: u32, frameShift: u32, batch: u32): i32 {
   if (frameShift < 11 || frameShift > 12) return 3; // 2 KiB or 4 KiB (AF_XDP chunk)
+  if (batch == 0 || batch > 256) return 4; // a tx descriptor names its rx index in a byte
   if (__heap_base > REGION_BASE) return 2;
   const need = place(bindLog2, fragLog2, frameCount, frameShift, batch, false);
   if (<u64>need > <u64>memory.size() << 16) return 1;

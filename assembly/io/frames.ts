@@ -94,6 +94,14 @@ export function put(n: u32): void {
 
 // ---- output ---------------------------------------------------------------------
 
+// The rx index of the packet being handled: each tx descriptor records which
+// received packet produced it (its flags byte), so an offline run can give each
+// output its input's timestamp. Batches are at most 256 packets.
+let curIndex: u32 = 0;
+export function setCurrentIndex(i: u32): void {
+  curIndex = i;
+}
+
 export function resetTx(): void {
   txCount = 0;
 }
@@ -109,7 +117,7 @@ export function emit(p: usize, len: u32, port: u32): bool {
   store<u32>(d, <u32>p);
   store<u16>(d, <u16>len, 4);
   store<u8>(d, <u8>port, 6);
-  store<u8>(d, 0, 7);
+  store<u8>(d, <u8>curIndex, 7);
   txCount++;
   if (port == 0) {
     inc(C.tx4_packets);

@@ -86,7 +86,8 @@ export const STATUS = {
  *   u32 address  wasm-memory address of the packet's first byte (L2 header, or IP for raw)
  *   u16 length
  *   u8  port     0 = IPv4 side, 1 = IPv6 side
- *   u8  flags    reserved
+ *   u8  index    rx: 0; tx: the index in its batch of the received packet that
+ *                produced it (batches are at most 256 packets)
  */
 export const DESC_SIZE = 8;
 export const PORT_V4 = 0;

@@ -54,7 +54,7 @@ export interface EngineOptions {
   frames?: number;
   /** Frame size: 2048 or 4096. */
   frameSize?: 2048 | 4096;
-  /** Packets per batch (rx descriptors). */
+  /** Packets per batch (rx descriptors), 1..256. */
   batch?: number;
 }
 
@@ -70,6 +70,8 @@ export interface BindingSpec {
 export interface OutputPacket {
   data: Uint8Array;
   port: 0 | 1;
+  /** Index in the batch of the received packet this one came from. */
+  index: number;
 }
 
 /** Frames start this far into their chunk, like AF_XDP's XDP_PACKET_HEADROOM. */
@@ -77,7 +79,7 @@ export const FRAME_HEADROOM = 256;
 
 export class CoreError extends Error {}
 
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'asconfig.json'))) return dir;
@@ -264,7 +266,7 @@ export class Engine {
       const addr = view.getUint32(tx + 8 * i, true);
       const len = view.getUint16(tx + 8 * i + 4, true);
       const port = view.getUint8(tx + 8 * i + 6) as 0 | 1;
-      out.push({ data: mem.slice(addr, addr + len), port });
+      out.push({ data: mem.slice(addr, addr + len), port, index: view.getUint8(tx + 8 * i + 7) });
       view.setUint32(io + 4 * i, addr, true);
     }
     core.framesPut(n);

@@ -1,0 +1,85 @@
+// The control block shared by the main thread and the data-plane workers: one
+// SharedArrayBuffer read with Atomics at batch boundaries. A busy worker loop never
+// services MessagePort messages (DESIGN.md), so everything the control plane tells a
+// running worker goes through here.
+//
+// Layout (Int32 words, then per-worker counter snapshots as Float64):
+//   [0] stop           1 = leave the loop after the current batch
+//   [1] rules gen      bumped by the main thread when a new rule blob is in `blob`
+//   [2] blob length
+//   [3] workers
+//   [4 + w] heartbeat  per worker: bumped at each counter publication
+//   counters           workers x COUNTERS_MAX float64, published every PUBLISH_MS
+//   blob               BLOB_BYTES bytes
+
+export const PUBLISH_MS = 250;
+export const COUNTERS_MAX = 128;
+export const BLOB_BYTES = 256 * 1024;
+const HEADER_WORDS = 4 + 64;
+
+export const W_STOP = 0;
+export const W_RULES_GEN = 1;
+export const W_BLOB_LEN = 2;
+export const W_WORKERS = 3;
+
+export class ControlBlock {
+  readonly sab: SharedArrayBuffer;
+  readonly words: Int32Array;
+  readonly workers: number;
+  private counterBase: number;
+  private blobBase: number;
+
+  constructor(sabOrWorkers: SharedArrayBuffer | number) {
+    if (typeof sabOrWorkers === 'number') {
+      const workers = sabOrWorkers;
+      const counterBase = HEADER_WORDS * 4;
+      const blobBase = counterBase + workers * COUNTERS_MAX * 8;
+      this.sab = new SharedArrayBuffer(blobBase + BLOB_BYTES);
+      this.words = new Int32Array(this.sab, 0, HEADER_WORDS);
+      Atomics.store(this.words, W_WORKERS, workers);
+    } else {
+      this.sab = sabOrWorkers;
+      this.words = new Int32Array(this.sab, 0, HEADER_WORDS);
+    }
+    this.workers = Atomics.load(this.words, W_WORKERS);
+    this.counterBase = HEADER_WORDS * 4;
+    this.blobBase = this.counterBase + this.workers * COUNTERS_MAX * 8;
+  }
+
+  stop(): void {
+    Atomics.store(this.words, W_STOP, 1);
+  }
+  stopping(): boolean {
+    return Atomics.load(this.words, W_STOP) === 1;
+  }
+
+  /** Main thread: publishes a new rule blob; workers swap it in at a batch boundary. */
+  publishRules(blob: Uint8Array): number {
+    if (blob.length > BLOB_BYTES) throw new Error(`rule blob of ${blob.length} bytes exceeds ${BLOB_BYTES}`);
+    new Uint8Array(this.sab, this.blobBase, BLOB_BYTES).set(blob);
+    Atomics.store(this.words, W_BLOB_LEN, blob.length);
+    return Atomics.add(this.words, W_RULES_GEN, 1) + 1;
+  }
+  rulesGeneration(): number {
+    return Atomics.load(this.words, W_RULES_GEN);
+  }
+  /** A copy of the current blob. */
+  rules(): Uint8Array {
+    const len = Atomics.load(this.words, W_BLOB_LEN);
+    return new Uint8Array(this.sab, this.blobBase, len).slice();
+  }
+
+  /** Worker: publishes its counters. */
+  publishCounters(worker: number, values: ArrayLike<number | bigint>): void {
+    const dst = new Float64Array(this.sab, this.counterBase + worker * COUNTERS_MAX * 8, COUNTERS_MAX);
+    const n = Math.min(values.length, COUNTERS_MAX);
+    for (let i = 0; i < n; i++) dst[i] = Number(values[i]);
+    Atomics.add(this.words, 4 + worker, 1);
+  }
+  counters(worker: number): Float64Array {
+    return new Float64Array(this.sab, this.counterBase + worker * COUNTERS_MAX * 8, COUNTERS_MAX).slice();
+  }
+  heartbeat(worker: number): number {
+    return Atomics.load(this.words, 4 + worker);
+  }
+}
