@@ -2,9 +2,13 @@
 import type { Command } from 'commander';
 import { register as registerCalc } from './calc.js';
 import { register as registerCheck } from './check.js';
+import { register as registerTranslate } from './translate.js';
+import { register as registerBench } from './bench.js';
 
 export function registerCommands(program: Command): void {
   // Sub-commands register here (check, calc, translate, run, bench, …).
   registerCheck(program);
   registerCalc(program);
+  registerTranslate(program);
+  registerBench(program);
 }
