@@ -13,8 +13,10 @@
 #                           <asm/...> headers that clang -target bpf reaches through
 #                           -I/usr/include/<multiarch> (see native/bpf/Makefile)
 #   build-essential python3 node-gyp's toolchain (g++, make, python3)
-#   iproute2 ethtool        the tests: ip netns / veth / ip link xdp, ethtool -K gro
-#   iputils-ping            the tests: ping / ping -6 through the steered interface
+#   iproute2                the tests: ip netns / veth / ip link (xdp)
+#   iputils-ping            the tests: ping through the steered interface
+#   (python3 also runs test/native/fixtures/inject.py; util-linux, which is
+#   essential, provides setpriv and prlimit for the ENOBUFS/EPERM test)
 set -euo pipefail
 
 PKGS=(
@@ -29,7 +31,6 @@ PKGS=(
   zlib1g-dev
   linux-libc-dev
   iproute2
-  ethtool
   iputils-ping
 )
 
