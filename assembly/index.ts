@@ -11,6 +11,7 @@ import { setParams } from './params';
 import { setRulesArea, loadRules, RULE_SIZE, BLOB_RULE_SIZE } from './map/rules';
 import * as bindings from './map/bindings';
 import { setFragArea, fragClear } from './xlat/fragtable';
+import { reasmClear } from './encap/reasm';
 import * as frames from './io/frames';
 import { setLinkType as setLink } from './xlat/l2';
 import { resetClock } from './xlat/clock';
@@ -171,7 +172,10 @@ export function framesTake(n: u32): u32 { return frames.take(n); }
 export function framesPut(n: u32): void { frames.put(n); }
 export function framesFree(): u32 { return frames.freeFrames(); }
 export function setLinkType(t: u32): void { setLink(t); }
-export function fragmentsClear(): void { fragClear(); }
+export function fragmentsClear(): void {
+  fragClear();
+  reasmClear();
+}
 
 /** Handles n rx descriptors; returns the number of tx descriptors written. */
 export function process(n: u32, nowMs: f64): u32 {
@@ -212,4 +216,33 @@ export function benchStage(n: u32, tpl: usize, count: u32, stride: u32): void {
     memory.copy(<usize>load<u32>(d), t + 2, len);
     store<u16>(d, <u16>len, 4);
   }
+}
+
+/**
+ * Reorders the tx descriptors of the last batch so the IPv4-side ones come first,
+ * each side keeping its order (a stable partition, through the io array); returns
+ * how many are IPv4-side. The AF_XDP worker hands each run to its own socket.
+ */
+export function txSplit(n: u32): u32 {
+  const tx = frames.txBase;
+  const scratch = frames.ioBase;
+  if (<usize>n * 8 > <usize>ioCapacity * 4) return 0xffffffff;
+  let k: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const d = tx + (<usize>i << 3);
+    if (load<u8>(d, 6) == 0) {
+      store<u64>(scratch + (<usize>k << 3), load<u64>(d));
+      k++;
+    }
+  }
+  const v4 = k;
+  for (let i: u32 = 0; i < n; i++) {
+    const d = tx + (<usize>i << 3);
+    if (load<u8>(d, 6) != 0) {
+      store<u64>(scratch + (<usize>k << 3), load<u64>(d));
+      k++;
+    }
+  }
+  memory.copy(tx, scratch, <usize>n << 3);
+  return v4;
 }

@@ -32,6 +32,7 @@ PKGS=(
   linux-libc-dev
   iproute2
   iputils-ping
+  ethtool
 )
 
 SUDO=

@@ -4,6 +4,7 @@ import { register as registerCalc } from './calc.js';
 import { register as registerCheck } from './check.js';
 import { register as registerTranslate } from './translate.js';
 import { register as registerBench } from './bench.js';
+import { register as registerRun } from './run.js';
 
 export function registerCommands(program: Command): void {
   // Sub-commands register here (check, calc, translate, run, bench, …).
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerCalc(program);
   registerTranslate(program);
   registerBench(program);
+  registerRun(program);
 }

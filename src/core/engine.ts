@@ -43,6 +43,7 @@ export interface CoreExports {
   lookupV4(v4: number, port: number, hasPort: number): number;
   validateV6(port: number, hasPort: number): number;
   benchStage(n: number, tpl: number, count: number, stride: number): void;
+  txSplit(n: number): number;
 }
 
 export interface EngineOptions {
@@ -149,6 +150,14 @@ export function instantiateCore(layout: Layout): CoreExports {
   const rc = core.init(layout.bindLog2, layout.fragLog2, layout.frames, layout.frameShift, layout.batch);
   if (rc !== 0) throw new CoreError(`core init failed (${rc})`);
   return core;
+}
+
+let namesCache: string[] | undefined;
+
+/** The core's counter names, in index order (instantiates a small core once). */
+export function coreCounterNames(): readonly string[] {
+  namesCache ??= [...Engine.createSync({ bindingCapacity: 8, fragmentSlots: 16, frames: 16, batch: 1 }).counterNames()];
+  return namesCache;
 }
 
 export class Engine {

@@ -4,6 +4,7 @@
 
 import { ControlBlock, PUBLISH_MS } from './control.js';
 import { scenario, stage, batchRunner, type Scenario } from './synthetic.js';
+import { runWorker, type RunTask, type RunResult } from './run-worker.js';
 
 export interface BenchTask {
   kind: 'bench';
@@ -46,10 +47,12 @@ function bench(task: BenchTask): BenchResult {
   return { worker: task.worker, packets, seconds: (now - start) / 1000 };
 }
 
-export default function handle(task: BenchTask): BenchResult {
+export default function handle(task: BenchTask | RunTask): BenchResult | RunResult {
   switch (task.kind) {
     case 'bench':
       return bench(task);
+    case 'run':
+      return runWorker(task);
     default:
       throw new Error(`unknown worker task ${(task as { kind: string }).kind}`);
   }

@@ -1,0 +1,250 @@
+// The running data plane, main-thread side: checks what the box needs, attaches the
+// steering program, resolves next-hop MACs, starts one worker per queue, replaces a
+// worker that dies, swaps rules and bindings live, sums counters, and tears it all
+// down on stop.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import type { Piscina } from 'piscina';
+import type { XbrConfig } from '../config/schema.js';
+import type { PackedBindings } from '../config/bindings-file.js';
+import { compileRules, parseMac, type RuntimeMacs } from '../core/blob.js';
+import type { BindingSpec } from '../core/engine.js';
+import { ControlBlock } from './control.js';
+import { BindingRing, OP_PUT, OP_REMOVE } from './binding-ring.js';
+import { createPool } from './pool.js';
+import { tryLoadXsk, loadXsk, attachSteering, type XdpProgram, type SocketMode } from './xsk.js';
+import { steeringFor } from './steering.js';
+import type { RunResult, RunTask } from './run-worker.js';
+
+export class DataplaneError extends Error {}
+
+const RING_CAPACITY = 65536;
+
+/** The one line that says what the box lacks for the data plane, or null. */
+export function missingForDataplane(config: XbrConfig): string | null {
+  if (!config.dataplane) return 'the config has no dataplane section (ipv4-interface, ipv6-interface)';
+  if (process.platform !== 'linux') return 'AF_XDP needs Linux';
+  if (process.getuid?.() !== 0) return 'xbr run needs root (CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF for AF_XDP and XDP)';
+  for (const name of new Set([config.dataplane['ipv4-interface'], config.dataplane['ipv6-interface']])) {
+    if (!existsSync(`/sys/class/net/${name}`)) return `interface ${name} does not exist`;
+  }
+  if (tryLoadXsk() === null) return 'the AF_XDP shim is not built or does not load: run scripts/install-deps.sh, then npm run build:native';
+  return null;
+}
+
+function interfaceMac(name: string): Uint8Array {
+  return parseMac(readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim());
+}
+
+/**
+ * The MAC of a next hop from the kernel's neighbour table (the kernel keeps doing
+ * ARP/ND: the XDP program passes them). An unresolved neighbour is prodded with a
+ * datagram to the discard port, then looked up again.
+ */
+export async function resolveNeighbour(addr: string, dev: string, timeoutMs = 3000): Promise<Uint8Array> {
+  const v6 = addr.includes(':');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = execFileSync('ip', ['-j', v6 ? '-6' : '-4', 'neigh', 'show', addr, 'dev', dev], { encoding: 'utf8', timeout: 5000 });
+    const entries = JSON.parse(out || '[]') as { lladdr?: string; state?: string[] }[];
+    const e = entries.find((x) => x.lladdr && !(x.state ?? []).includes('FAILED') && !(x.state ?? []).includes('INCOMPLETE'));
+    if (e?.lladdr) return parseMac(e.lladdr);
+    if (Date.now() > deadline) throw new DataplaneError(`next hop ${addr} on ${dev} does not resolve (no neighbour entry)`);
+    await new Promise<void>((res) => {
+      const s = createSocket(v6 ? 'udp6' : 'udp4');
+      const target = v6 && addr.toLowerCase().startsWith('fe80') ? `${addr}%${dev}` : addr;
+      s.send(Buffer.alloc(1), 9, target, () => {
+        s.close();
+        setTimeout(res, 200);
+      });
+    });
+  }
+}
+
+export async function runtimeMacs(config: XbrConfig): Promise<RuntimeMacs> {
+  const dp = config.dataplane!;
+  const macs: RuntimeMacs = {
+    ipv4Mac: dp['ipv4-mac'] ? parseMac(dp['ipv4-mac']) : interfaceMac(dp['ipv4-interface']),
+    ipv6Mac: dp['ipv6-mac'] ? parseMac(dp['ipv6-mac']) : interfaceMac(dp['ipv6-interface']),
+  };
+  if (dp['ipv4-next-hop-mac']) macs.ipv4NextHopMac = parseMac(dp['ipv4-next-hop-mac']);
+  else if (dp['ipv4-next-hop']) macs.ipv4NextHopMac = await resolveNeighbour(dp['ipv4-next-hop'], dp['ipv4-interface']);
+  if (dp['ipv6-next-hop-mac']) macs.ipv6NextHopMac = parseMac(dp['ipv6-next-hop-mac']);
+  else if (dp['ipv6-next-hop']) macs.ipv6NextHopMac = await resolveNeighbour(dp['ipv6-next-hop'], dp['ipv6-interface']);
+  return macs;
+}
+
+export interface DataplaneOptions {
+  mode?: SocketMode;
+  batch?: number;
+  /** Pin worker i to CPU cpus[i % cpus.length]. */
+  cpus?: number[];
+  onEvent?: (event: string, detail: Record<string, unknown>) => void;
+}
+
+export class Dataplane {
+  readonly control: ControlBlock;
+  readonly rings: BindingRing[];
+  readonly workers: number;
+  private pool: Piscina;
+  private programs: XdpProgram[] = [];
+  private running: Promise<void>[] = [];
+  private stopping = false;
+  restarts = 0;
+  bindMode = 'unknown';
+
+  private constructor(
+    private config: XbrConfig,
+    private bindings: PackedBindings,
+    private opts: DataplaneOptions,
+  ) {
+    this.workers = config.dataplane!.queues;
+    this.control = new ControlBlock(this.workers);
+    this.rings = Array.from({ length: this.workers }, () => new BindingRing(RING_CAPACITY));
+    this.pool = createPool(this.workers);
+  }
+
+  static async start(config: XbrConfig, bindings: PackedBindings, opts: DataplaneOptions = {}): Promise<Dataplane> {
+    const missing = missingForDataplane(config);
+    if (missing) throw new DataplaneError(missing);
+    const dp = new Dataplane(config, bindings, opts);
+    try {
+      await dp.attach();
+      dp.control.publishRules(compileRules(config, await runtimeMacs(config)));
+      for (let w = 0; w < dp.workers; w++) dp.running.push(dp.keepRunning(w));
+      await dp.waitForWorkers(10_000);
+    } catch (e) {
+      await dp.stop();
+      throw e;
+    }
+    return dp;
+  }
+
+  private async attach(): Promise<void> {
+    const addon = loadXsk();
+    const sets = steeringFor(this.config, this.bindings);
+    const dpc = this.config.dataplane!;
+    for (const name of new Set([dpc['ipv4-interface'], dpc['ipv6-interface']])) {
+      const prog = attachSteering(name, 'auto');
+      this.programs.push(prog);
+      addon.setPrefixes4(prog, sets.v4);
+      addon.setPrefixes6(prog, sets.v6);
+    }
+  }
+
+  private task(w: number): RunTask {
+    const dpc = this.config.dataplane!;
+    const b = this.bindings;
+    return {
+      kind: 'run',
+      worker: w,
+      control: this.control.sab,
+      ring: this.rings[w].sab,
+      queue: w,
+      ipv4Interface: dpc['ipv4-interface'],
+      ipv6Interface: dpc['ipv6-interface'],
+      mode: this.opts.mode ?? 'auto',
+      batch: this.opts.batch ?? 64,
+      bindingCapacity: this.config['binding-capacity'],
+      fragmentSlots: this.config.fragments['table-size'],
+      bindings: { count: b.count, ipv4: b.ipv4, psid: b.psid, psidLen: b.psidLen, psidOffset: b.psidOffset, prefixLen: b.prefixLen, ipv6: b.ipv6 },
+      cpu: this.opts.cpus?.length ? this.opts.cpus[w % this.opts.cpus.length] : undefined,
+    };
+  }
+
+  /** Runs worker w's task; when the worker dies, reports it and starts it again. */
+  private async keepRunning(w: number): Promise<void> {
+    while (!this.stopping) {
+      try {
+        const r = (await this.pool.run(this.task(w))) as RunResult;
+        this.bindMode = r.bindMode;
+        return;
+      } catch (e) {
+        if (this.stopping) return;
+        this.restarts++;
+        this.opts.onEvent?.('worker-died', { worker: w, error: e instanceof Error ? e.message : String(e) });
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    }
+  }
+
+  /** Resolves when every worker has published counters once (its loop is up). */
+  async waitForWorkers(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      let up = 0;
+      for (let w = 0; w < this.workers; w++) if (this.control.heartbeat(w) > 0) up++;
+      if (up === this.workers) return;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    throw new DataplaneError(`workers did not start within ${timeoutMs} ms`);
+  }
+
+  /** Swaps in a new configuration's rules and static bindings (no packet lost). */
+  async reload(config: XbrConfig, bindings: PackedBindings): Promise<void> {
+    const blob = compileRules(config, await runtimeMacs(config));
+    const addon = loadXsk();
+    const sets = steeringFor(config, bindings);
+    // steer the new prefixes first, then swap the rules, then drop old prefixes
+    for (const prog of this.programs) {
+      addon.setPrefixes4(prog, sets.v4);
+      addon.setPrefixes6(prog, sets.v6);
+    }
+    this.control.publishRules(blob);
+    this.diffBindings(this.bindings, bindings);
+    this.config = config;
+    this.bindings = bindings;
+  }
+
+  private diffBindings(old: PackedBindings, next: PackedBindings): void {
+    const key = (p: PackedBindings, i: number) => p.ipv4[i] * 65536 + p.psid[i];
+    const nextKeys = new Map<number, number>();
+    for (let i = 0; i < next.count; i++) nextKeys.set(key(next, i), i);
+    for (let i = 0; i < old.count; i++) if (!nextKeys.has(key(old, i))) this.pushBinding(OP_REMOVE, old.get(i));
+    for (let i = 0; i < next.count; i++) this.pushBinding(OP_PUT, next.get(i));
+  }
+
+  /** Queues a binding change to every worker (a lease, a static binding). */
+  pushBinding(op: typeof OP_PUT | typeof OP_REMOVE, b: BindingSpec): void {
+    for (const ring of this.rings) {
+      const deadline = Date.now() + 1000;
+      while (!ring.push(op, b)) {
+        if (Date.now() > deadline) throw new DataplaneError('a worker does not drain its binding ring');
+      }
+    }
+  }
+
+  /** Counters per worker (names from the core) and their sum. */
+  counters(names: readonly string[]): { total: Record<string, number>; perWorker: Record<string, number>[] } {
+    const perWorker: Record<string, number>[] = [];
+    const total: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+    for (let w = 0; w < this.workers; w++) {
+      const v = this.control.counters(w);
+      const row: Record<string, number> = {};
+      names.forEach((n, i) => {
+        row[n] = v[i];
+        total[n] += v[i];
+      });
+      perWorker.push(row);
+    }
+    return { total, perWorker };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.control.stop();
+    await Promise.race([Promise.allSettled(this.running), new Promise((res) => setTimeout(res, 5000))]);
+    await this.pool.destroy();
+    const addon = tryLoadXsk();
+    for (const prog of this.programs) {
+      try {
+        addon?.detachProgram(prog);
+      } catch {
+        /* already gone */
+      }
+    }
+    this.programs = [];
+  }
+}
