@@ -5,6 +5,7 @@ import { register as registerCheck } from './check.js';
 import { register as registerTranslate } from './translate.js';
 import { register as registerBench } from './bench.js';
 import { register as registerRun } from './run.js';
+import { register as registerDhcp } from './dhcp.js';
 
 export function registerCommands(program: Command): void {
   // Sub-commands register here (check, calc, translate, run, bench, …).
@@ -13,4 +14,5 @@ export function registerCommands(program: Command): void {
   registerTranslate(program);
   registerBench(program);
   registerRun(program);
+  registerDhcp(program);
 }

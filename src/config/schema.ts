@@ -96,6 +96,12 @@ export const poolSchema = z.strictObject({
   /** Absent or 0: full addresses, for clients that don't ask for option 159. */
   'psid-len': int(0, 16).default(0),
   'psid-offset': int(0, 15).default(6),
+  /**
+   * EXTENSION: this pool's reserved ports (RFC 7618 section 8: "The reservation policy
+   * SHOULD be configurable"); absent: the top-level reserved-ports. A PSID whose port
+   * set holds a reserved port is never leased (RFC 7618 section 9).
+   */
+  'reserved-ports': reservedPorts.optional(),
 });
 
 export const dhcp4o6Schema = z.strictObject({
@@ -108,6 +114,44 @@ export const dhcp4o6Schema = z.strictObject({
   'max-leases-per-site': int(1, 65536).default(4), // RFC 7618 section 10
   'site-prefix-length': int(0, 128).default(56),
   pools: z.array(poolSchema).min(1, { message: 'needs at least one pool' }),
+  /**
+   * EXTENSION: the DHCPv4 server identifier (option 54) the 4o6 server puts in its
+   * replies. DHCP 4o6 has no IPv4 interface to take it from; the default is the
+   * well-known AFTR address 192.0.0.1 (RFC 6333 section 5.7). Clients only echo it.
+   */
+  'server-id': ipv4Address.default('192.0.0.1'),
+  /** EXTENSION: the DHCPv6 server DUID (hex, type included); default: a DUID-UUID generated once and kept in the lease store. */
+  'server-duid': z
+    .string()
+    .regex(/^([0-9a-fA-F]{2}[:-]?){3,130}$/, { message: 'must be the DUID in hex (3..130 octets)' })
+    .optional(),
+  /**
+   * EXTENSION: the addresses sent in OPTION_DHCP4_O_DHCP6_SERVER (88, RFC 7341
+   * section 7.2) in DHCPv6 replies; empty: the option is sent empty, which tells the
+   * client to use All_DHCP_Relay_Agents_and_Servers.
+   */
+  'server-addresses': z.array(ipv6Address).default([]),
+  /** EXTENSION: seconds an offered (IPv4, PSID) stays reserved for its client (RFC 2131 4.3.2). */
+  'offer-time': int(1, 3600).default(60),
+  /** EXTENSION: seconds a declined (IPv4, PSID) stays out of the pool (RFC 2131 4.3.3). */
+  'decline-time': int(0, 2 ** 31 - 1).default(86400),
+  /**
+   * EXTENSION, map-t / map-e: the binding of a lease is the client's 4o6 source address
+   * (its innermost relay's peer-address when relayed) truncated to this many bits: the
+   * CE's end-user prefix for EA-len 0 (see src/dhcp/bindings.ts). lw4o6 always binds
+   * the full /128 B4 address (RFC 7596 section 5.1).
+   */
+  'ce-prefix-length': int(0, 64).default(64),
+  /**
+   * EXTENSION: how a PSID-len in the client's OPTION_V4_PORTPARAMS is used (RFC 7618
+   * section 6 item 2: "MAY allocate a port set of the requested size ... (depending on
+   * policy)"). prefer: shared pools with that PSID-len are tried first; ignore: pool order.
+   */
+  'psid-len-hint': z.enum(['prefer', 'ignore']).default('prefer'),
+  /** EXTENSION: at most this many lease changes in one durable transaction (group commit). */
+  'commit-batch': int(1, 65536).default(512),
+  /** EXTENSION: seconds between expiry sweeps. */
+  'expiry-interval': int(1, 3600).default(1),
 });
 
 export const apiSchema = z.strictObject({

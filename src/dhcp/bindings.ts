@@ -1,0 +1,94 @@
+// From a lease to the data plane's binding (IPv4 address, PSID) -> IPv6.
+//
+// The binding's IPv6 side comes from the client's 4o6 source address: the UDP source
+// of a direct DHCPv4-query, or the innermost Relay-forward's peer-address (RFC 8415
+// section 9.1: "the address of the client or relay agent from which the message to
+// be relayed was received").
+//  - lw4o6: that address itself, /128 — the B4's softwire address (RFC 7596 section
+//    5.1; RFC 7618 section 6: the lease is tied to "the client's source IPv6 address
+//    for DHCP 4o6").
+//  - map-t, map-e (EA-len 0 bindings, RFC 7597 section 5.2 / RFC 7599 section 12.1):
+//    the CE's end-user prefix = that address truncated to `dhcp4o6.ce-prefix-length`
+//    bits (default 64). This is the documented, configurable rule: it is right when the
+//    CE sources its DHCP 4o6 traffic from an address inside the prefix its MAP
+//    addresses are built from, which an operator sets with this length (e.g. 56 for a
+//    CE that numbers its 4o6 source out of its delegated /56).
+//  - An address that cannot be a tunnel endpoint or CE prefix (unspecified, loopback
+//    when not allowed, link-local, multicast) gives no binding: the lease is granted
+//    but the data plane learns nothing, counted as `binding-unroutable-source`. ISC
+//    dhclient sends its queries from its link-local address; behind a relay the
+//    peer-address is still the link-local one, so such a client needs a source of
+//    global scope for its binding (RFC 7341 section 9: "an address of appropriate scope").
+import type { Mode } from '../config/schema.js';
+import type { Engine, BindingSpec } from '../core/engine.js';
+import type { LeaseRow } from './store/types.js';
+
+export type { BindingSpec } from '../core/engine.js';
+
+/** Where lease changes go: the core's live-update functions, a worker pool, a test. */
+export interface BindingSink {
+  put(b: BindingSpec): void;
+  remove(ipv4: number, psid: number): void;
+}
+
+/** A BindingSink over an in-process Engine (Engine.putBinding / removeBinding). */
+export class EngineBindingSink implements BindingSink {
+  refused = 0;
+  constructor(readonly engine: Engine) {}
+  put(b: BindingSpec): void {
+    // A full table is reported, not thrown: the lease stands, the operator raises binding-capacity.
+    if (this.engine.tryPutBinding(b) !== 0) this.refused++;
+  }
+  remove(ipv4: number, psid: number): void {
+    this.engine.removeBinding(ipv4, psid);
+  }
+}
+
+/** A BindingSink that keeps the table in a Map (tests, `xbr dhcp` without --engine). */
+export class MapBindingSink implements BindingSink {
+  readonly table = new Map<string, BindingSpec>();
+  put(b: BindingSpec): void {
+    this.table.set(`${b.ipv4 >>> 0}/${b.psid}`, b);
+  }
+  remove(ipv4: number, psid: number): void {
+    this.table.delete(`${ipv4 >>> 0}/${psid}`);
+  }
+  get(ipv4: number, psid: number): BindingSpec | undefined {
+    return this.table.get(`${ipv4 >>> 0}/${psid}`);
+  }
+}
+
+export interface BindingRule {
+  mode: Mode;
+  cePrefixLength: number;
+  /** Accept ::1 as a source (tests and benchmarks on loopback). */
+  allowLoopback?: boolean;
+}
+
+function unroutable(a: Uint8Array, allowLoopback: boolean): boolean {
+  if (a.every((b) => b === 0)) return true; // ::
+  if (a[0] === 0xff) return true; // multicast
+  if (a[0] === 0xfe && (a[1] & 0xc0) === 0x80) return true; // fe80::/10 link-local
+  const loop = a.subarray(0, 15).every((b) => b === 0) && a[15] === 1;
+  return loop && !allowLoopback;
+}
+
+/** The binding's IPv6 side for a client 4o6 address, or null when it can have none. */
+export function bindingAddress(clientAddress: Uint8Array, rule: BindingRule): { ipv6: Uint8Array; prefixLen: number } | null {
+  if (clientAddress.length !== 16 || unroutable(clientAddress, rule.allowLoopback ?? false)) return null;
+  if (rule.mode === 'lw4o6') return { ipv6: clientAddress.slice(), prefixLen: 128 };
+  const len = rule.cePrefixLength;
+  const ipv6 = clientAddress.slice();
+  for (let i = 0; i < 16; i++) {
+    const keep = len - i * 8;
+    if (keep >= 8) continue;
+    ipv6[i] = keep <= 0 ? 0 : ipv6[i] & (0xff << (8 - keep)) & 0xff;
+  }
+  return { ipv6, prefixLen: len };
+}
+
+/** The binding of a lease row, or null when it has none. */
+export function bindingOf(row: LeaseRow): BindingSpec | null {
+  if (row.ipv6 === null) return null;
+  return { ipv4: row.ipv4 >>> 0, psidLen: row.psidLen, psidOffset: row.psidOffset, psid: row.psid, ipv6: row.ipv6, prefixLen: row.prefixLen };
+}

@@ -1,0 +1,345 @@
+// The DHCP 4o6 server: UDP sockets (dgram udp6, [::]:547 by default), decode ->
+// handler -> encode -> send, and a counter for every message dropped, by reason.
+//
+// Transport (RFC 7341):
+//  - a DHCPV4-QUERY (20) carries the client's DHCPv4 message in OPTION_DHCPV4_MSG (87);
+//    a query without one is discarded (section 11); the answer is a DHCPV4-RESPONSE
+//    (21) whose flags are all zero (section 6.4) carrying the server's DHCPv4 message;
+//  - the query's Unicast flag (section 6.3) tells the DHCPv4 state machine whether the
+//    client would have unicast the message, i.e. RENEWING vs REBINDING (section 8);
+//  - a direct query is answered by unicast to its source address and port, from the
+//    socket it arrived on (section 11: "MUST be unicast from the interface on which
+//    the original message was received"), also when that source is link-local (ISC
+//    dhclient queries from its link-local address even to a global server address);
+//  - a relayed query (one or more Relay-forward, section 10 / RFC 8415 section 19) is
+//    answered with the matching Relay-reply chain (hop-count, link- and peer-address
+//    and Interface-Id copied, RFC 8415 sections 9.2 and 21.18) sent to the relay's
+//    source address and port (RFC 8357).
+// Every other DHCPv6 message a 4o6 client needs goes to v6.ts.
+//
+// Bad input never throws out of handleDatagram: decode errors are counted as
+// drop-decode-<reason> (codec/errors.ts), protocol violations under their own names,
+// and an unexpected failure (e.g. the store is unreachable) as drop-internal-*; no
+// lease changes unless its transaction committed.
+import dgram from 'node:dgram';
+import { randomUUID } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
+import type { XbrConfig } from '../config/schema.js';
+import {
+  DhcpDecodeError,
+  Dhcp4o6MessageType,
+  Dhcp6MessageType,
+  HOP_COUNT_LIMIT,
+  buildRelayReply,
+  decodeDhcp4Message,
+  decodeDhcp6Message,
+  dhcp4o6FromDhcp6,
+  dhcp4o6ToDhcp6,
+  encodeDhcp4Message,
+  encodeDhcp6Message,
+  fromHex,
+  ipv6ToBytes,
+  isUnicast,
+  unwrapRelays,
+  DuidType,
+  type Dhcp6ClientServerMessage,
+  type Duid,
+} from './codec/index.js';
+import { buildPools, type Pool } from './allocator.js';
+import { bindingOf, MapBindingSink, type BindingSink } from './bindings.js';
+import { Counters } from './counters.js';
+import { ExpirySweeper } from './expiry.js';
+import { GroupCommit } from './store/group-commit.js';
+import { openLeaseStore } from './store/open.js';
+import { storeConcurrency, type LeaseStore } from './store/types.js';
+import { Dhcp4Service } from './v4.js';
+import { Dhcp6Service } from './v6.js';
+
+export interface Dhcp4o6ServerOptions {
+  config: XbrConfig;
+  /** Where the configuration file is: a relative sqlite: path is resolved from here. */
+  configDir?: string;
+  /** The data plane's binding table (default: an in-memory MapBindingSink). */
+  sink?: BindingSink;
+  /** An open store (default: opened from dhcp4o6.lease-store). Closed by stop(). */
+  store?: LeaseStore;
+  /** Overrides dhcp4o6.listen. */
+  listen?: string[];
+  /** Accept ::1 as a binding address (tests and benchmarks on loopback). */
+  allowLoopbackBindings?: boolean;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface Source {
+  address: string;
+  port: number;
+}
+
+/** "[addr]:port" -> { host, port } (schema.ts endpoint syntax). */
+export function parseEndpoint(e: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(e);
+  if (!m) throw new Error(`listen ${e}: must be "[ipv6]:port"`);
+  if (m[1] === undefined) throw new Error(`listen ${e}: DHCPv6 listens on IPv6 addresses only ("[::]:547")`);
+  return { host: m[1], port: Number(m[3]) };
+}
+
+/**
+ * IPv6 text -> octets, memoised: relay peer/link addresses and client sources repeat
+ * (every client sends several messages), and parsing text is a hot spot at load.
+ */
+const v6cache = new Map<string, Uint8Array>();
+function v6bytes(text: string): Uint8Array {
+  let b = v6cache.get(text);
+  if (b === undefined) {
+    b = ipv6ToBytes(text);
+    if (v6cache.size >= 65536) v6cache.clear();
+    v6cache.set(text, b);
+  }
+  return b;
+}
+
+/** RFC 8415 section 7.1: All_DHCP_Relay_Agents_and_Servers. */
+const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2';
+
+export class Dhcp4o6Server {
+  readonly counters = new Counters();
+  readonly sink: BindingSink;
+  readonly pools: Pool[];
+  readonly commit: GroupCommit;
+  /** This process's id in published changes (PostgreSQL). */
+  readonly origin: string;
+  private readonly sockets: dgram.Socket[] = [];
+  private readonly v4: Dhcp4Service;
+  private readonly v6: Dhcp6Service;
+  private readonly expiry: ExpirySweeper;
+  private readonly log: (line: string) => void;
+  private stopped = false;
+
+  private constructor(
+    private readonly opts: Dhcp4o6ServerOptions,
+    readonly store: LeaseStore,
+    readonly serverDuid: Duid,
+    origin: string,
+  ) {
+    const dhcp = opts.config.dhcp4o6;
+    if (dhcp === undefined) throw new Error('the configuration has no dhcp4o6 section');
+    this.origin = origin;
+    this.log = opts.log ?? (() => {});
+    this.sink = opts.sink ?? new MapBindingSink();
+    this.pools = buildPools(opts.config);
+    this.commit = new GroupCommit(store, dhcp['commit-batch'], storeConcurrency(store));
+    const bindingRule = { mode: opts.config.mode, cePrefixLength: dhcp['ce-prefix-length'], allowLoopback: opts.allowLoopbackBindings };
+    this.v4 = new Dhcp4Service({ dhcp, pools: this.pools, commit: this.commit, sink: this.sink, counters: this.counters, bindingRule, now: opts.now });
+    this.v6 = new Dhcp6Service({ config: opts.config, serverDuid: serverDuid, counters: this.counters });
+    this.expiry = new ExpirySweeper(store, this.sink, this.counters, dhcp['expiry-interval'] * 1000, opts.now);
+  }
+
+  /**
+   * Opens the store, creates the pools' slots, restores every unexpired lease as a
+   * binding (before any traffic is served), and follows other servers' changes
+   * (PostgreSQL). Does not open sockets: see listen(), or start() for both.
+   */
+  static async create(opts: Dhcp4o6ServerOptions): Promise<Dhcp4o6Server> {
+    const dhcp = opts.config.dhcp4o6;
+    if (dhcp === undefined) throw new Error('the configuration has no dhcp4o6 section');
+    const origin = randomUUID();
+    const store = opts.store ?? (await openLeaseStore(dhcp['lease-store'], opts.configDir ?? process.cwd(), origin));
+    try {
+      await store.init(buildPools(opts.config));
+      const duid = await serverDuid(dhcp['server-duid'], store);
+      const server = new Dhcp4o6Server(opts, store, duid, origin);
+      await server.restore();
+      return server;
+    } catch (e) {
+      if (opts.store === undefined) await store.close();
+      throw e;
+    }
+  }
+
+  static async start(opts: Dhcp4o6ServerOptions): Promise<Dhcp4o6Server> {
+    const s = await Dhcp4o6Server.create(opts);
+    try {
+      await s.listen();
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
+    return s;
+  }
+
+  private async restore(): Promise<void> {
+    if (this.store.follow !== undefined) {
+      // LISTEN first, then read: a change committed in between is seen (twice at worst; puts and removes are idempotent).
+      await this.store.follow((c) => {
+        const b = bindingOf(c.row);
+        if (c.op === 'put' && b !== null) this.sink.put(b);
+        else if (c.op === 'remove') this.sink.remove(c.row.ipv4, c.row.psid);
+        this.counters.inc(`followed-${c.op}`);
+      });
+    }
+    const now = (this.opts.now ?? Date.now)();
+    let n = 0;
+    for (const row of await this.store.active(now)) {
+      const b = bindingOf(row);
+      if (b !== null) {
+        this.sink.put(b);
+        n++;
+      }
+    }
+    this.counters.inc('restored-bindings', n);
+    this.log(`restored ${n} bindings`);
+    this.expiry.start();
+  }
+
+  /** Binds the configured (or given) UDP endpoints. */
+  async listen(): Promise<void> {
+    const endpoints = this.opts.listen ?? this.opts.config.dhcp4o6!.listen;
+    for (const e of endpoints) {
+      const { host, port } = parseEndpoint(e);
+      const sock = dgram.createSocket({ type: 'udp6', ipv6Only: true, reuseAddr: false });
+      sock.on('message', (msg, rinfo) => {
+        void this.handleDatagram(msg, rinfo).then((reply) => {
+          if (reply !== null && !this.stopped) {
+            sock.send(reply, rinfo.port, rinfo.address, (err) => this.counters.inc(err ? 'tx-error' : 'tx'));
+          }
+        });
+      });
+      sock.on('error', (err) => this.log(`socket ${e}: ${err.message}`));
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind({ address: host, port, exclusive: true }, () => {
+          sock.off('error', reject);
+          resolve();
+        });
+      });
+      try {
+        sock.setRecvBufferSize(8 << 20);
+        sock.setSendBufferSize(8 << 20);
+      } catch {
+        /* capped by net.core.rmem_max: fine */
+      }
+      if (host === '::') joinAllServers(sock);
+      this.sockets.push(sock);
+      this.log(`listening on ${e}`);
+    }
+  }
+
+  /** The bound endpoints (port 0 in the config becomes the real port). */
+  addresses(): { address: string; port: number }[] {
+    return this.sockets.map((s) => s.address());
+  }
+
+  /**
+   * One datagram in, the reply datagram out (or null). Never throws.
+   * `from` is the UDP source ("fe80::1%eth0" zones are accepted).
+   */
+  async handleDatagram(buf: Uint8Array, from: Source): Promise<Uint8Array | null> {
+    const c = this.counters;
+    c.inc('rx');
+    try {
+      let msg;
+      try {
+        msg = decodeDhcp6Message(buf);
+      } catch (e) {
+        if (e instanceof DhcpDecodeError) return this.drop(`decode-${e.reason}`);
+        throw e;
+      }
+      let relays: ReturnType<typeof unwrapRelays>['relays'] = [];
+      let inner: Dhcp6ClientServerMessage;
+      if (msg.kind === 'relay') {
+        ({ relays, inner } = unwrapRelays(msg));
+        if (relays.some((r) => r.msgType !== Dhcp6MessageType.RELAY_FORW)) return this.drop('v6-relay-reply-received');
+        // RFC 8415 section 19.1.1: a relay discards a Relay-forward whose hop-count reached HOP_COUNT_LIMIT;
+        // a server seeing more than that many hops received something no conforming relay sent.
+        if (relays.length > HOP_COUNT_LIMIT + 1 || relays[0].hopCount > HOP_COUNT_LIMIT) return this.drop('v6-relay-hop-limit');
+        c.inc('rx-relayed');
+      } else {
+        inner = msg;
+      }
+      const innermost = relays.length > 0 ? relays[relays.length - 1] : undefined;
+      const clientAddress = innermost !== undefined ? v6bytes(innermost.peerAddress) : v6bytes(from.address.split('%')[0]);
+      let reply: Dhcp6ClientServerMessage | null;
+      if (inner.msgType === Dhcp4o6MessageType.DHCPV4_QUERY) {
+        reply = await this.query(inner, clientAddress, innermost === undefined ? undefined : v6bytes(innermost.linkAddress));
+      } else if (inner.msgType === Dhcp4o6MessageType.DHCPV4_RESPONSE) {
+        return this.drop('v4o6-response-received');
+      } else {
+        reply = this.v6.handle(inner, clientAddress);
+      }
+      if (reply === null) return null;
+      try {
+        return encodeDhcp6Message(relays.length > 0 ? buildRelayReply(relays, reply) : reply);
+      } catch {
+        return this.drop('encode-error');
+      }
+    } catch (e) {
+      if (e instanceof DhcpDecodeError) return this.drop(`decode-${e.reason}`);
+      this.log(`internal error: ${e instanceof Error ? e.message : String(e)}`);
+      return this.drop(`internal-${e instanceof Error ? e.name : 'error'}`);
+    }
+  }
+
+  private drop(reason: string): null {
+    this.counters.inc(`drop-${reason}`);
+    return null;
+  }
+
+  private async query(inner: Dhcp6ClientServerMessage, clientAddress: Uint8Array, linkAddress: Uint8Array | undefined): Promise<Dhcp6ClientServerMessage | null> {
+    // RFC 7341 section 11: "The server discards a packet without this option" (decode error missing-option).
+    const q = dhcp4o6FromDhcp6(inner);
+    const v4 = decodeDhcp4Message(q.dhcpv4Message);
+    this.counters.inc('rx-dhcpv4-query');
+    let answer;
+    try {
+      answer = await this.v4.handle(v4, { unicast: isUnicast(q), clientAddress, linkAddress });
+    } catch (e) {
+      // The transaction did not commit: nothing was leased, nothing is answered.
+      this.log(`lease store: ${e instanceof Error ? e.message : String(e)}`);
+      return this.drop('store-error');
+    }
+    if (answer === null) return null;
+    // RFC 7341 section 6.4: "The DHCP 4o6 server MUST set all bits of this field to 0".
+    return dhcp4o6ToDhcp6({ msgType: Dhcp4o6MessageType.DHCPV4_RESPONSE, flags: 0, dhcpv4Message: encodeDhcp4Message(answer), options: [] });
+  }
+
+  /** Expires leases now (tests). */
+  sweep(): Promise<number> {
+    return this.expiry.sweep();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.sockets.length = 0;
+    await this.expiry.stop();
+    await this.commit.close();
+    await this.store.close();
+  }
+}
+
+/** The server DUID: the configured one, else one generated once and kept in the store (RFC 8415 section 11: stable). */
+async function serverDuid(configured: string | undefined, store: LeaseStore): Promise<Duid> {
+  const fromBytes = (b: Uint8Array): Duid => ({ type: (b[0] << 8) | b[1], data: b.slice(2) });
+  if (configured !== undefined) return fromBytes(fromHex(configured));
+  const kept = await store.getMeta('server-duid');
+  if (kept !== undefined) return fromBytes(fromHex(kept));
+  const uuid = fromHex(randomUUID());
+  const duid: Duid = { type: DuidType.UUID, data: uuid };
+  const hex = '0004' + Buffer.from(uuid).toString('hex');
+  await store.setMeta('server-duid', hex);
+  return duid;
+}
+
+/** Directly connected clients multicast to ff02::1:2 (RFC 8415 section 7.1): join it on every interface that has IPv6. */
+function joinAllServers(sock: dgram.Socket): void {
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (!addrs?.some((a) => a.family === 'IPv6' && !a.internal)) continue;
+    try {
+      sock.addMembership(ALL_DHCP_RELAY_AGENTS_AND_SERVERS, `::%${name}`);
+    } catch {
+      /* an interface without multicast: skip */
+    }
+  }
+}

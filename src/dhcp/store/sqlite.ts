@@ -1,0 +1,257 @@
+// The embedded lease store: one SQLite file (better-sqlite3), no setup.
+//
+// Durability: journal_mode=WAL, and a transaction's promise resolves only after the
+// WAL file holding its commit record has been fdatasync'ed — so a lease whose
+// transaction resolved is on disk, exactly what synchronous=FULL gives (SQLite docs:
+// "In WAL mode when synchronous is FULL ... the WAL file is synchronized after each
+// transaction commit"), but with the sync done off the event loop: SQLite runs with
+// synchronous=NORMAL (commit = write() to the WAL, no sync; the WAL is still synced
+// before every checkpoint, so the database file only ever receives synced frames),
+// and this store calls fdatasync on the WAL itself, in libuv's thread pool. While one
+// sync is in flight the next batch of leases is processed and written; one sync
+// covers every commit written before it started (the WAL is append-only between
+// checkpoints, and a checkpoint syncs it first). A crash before the sync loses only
+// commits whose callers have not been answered. `durability: 'full'` instead sets
+// synchronous=FULL and syncs inside COMMIT (simpler, blocks the event loop per batch).
+//
+// Each transaction is BEGIN IMMEDIATE (the write lock is taken up front, so no unit
+// fails half-way with SQLITE_BUSY on upgrade). better-sqlite3 is synchronous: units
+// are awaited one after another while the transaction is open, but complete through
+// microtasks only, and a mutex keeps one BEGIN..COMMIT at a time.
+import { closeSync, fdatasyncSync, openSync, fdatasync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import type { BindingChange, LeaseRow, LeaseState, LeaseStore, LeaseTx, PoolSlots } from './types.js';
+
+interface RawRow {
+  ipv4: number;
+  psid: number;
+  pool: string;
+  psid_len: number;
+  psid_offset: number;
+  state: string;
+  client: string | null;
+  expires_at: number;
+  site: string | null;
+  ipv6: Buffer | null;
+  prefix_len: number;
+  freed_at: number;
+}
+
+function fromRaw(r: RawRow): LeaseRow {
+  return {
+    ipv4: r.ipv4,
+    psid: r.psid,
+    pool: r.pool,
+    psidLen: r.psid_len,
+    psidOffset: r.psid_offset,
+    state: r.state as LeaseState,
+    client: r.client,
+    expiresAt: r.expires_at,
+    site: r.site,
+    ipv6: r.ipv6 === null ? null : new Uint8Array(r.ipv6),
+    prefixLen: r.prefix_len,
+    freedAt: r.freed_at,
+  };
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS leases (
+  ipv4 INTEGER NOT NULL,
+  psid INTEGER NOT NULL,
+  pool TEXT NOT NULL,
+  psid_len INTEGER NOT NULL,
+  psid_offset INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'free',
+  client TEXT,
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  site TEXT,
+  ipv6 BLOB,
+  prefix_len INTEGER NOT NULL DEFAULT 0,
+  freed_at INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (ipv4, psid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS leases_free ON leases (pool, freed_at, ipv4, psid) WHERE state = 'free';
+CREATE INDEX IF NOT EXISTS leases_client ON leases (client) WHERE client IS NOT NULL;
+CREATE INDEX IF NOT EXISTS leases_site ON leases (site) WHERE state IN ('offered', 'bound');
+CREATE INDEX IF NOT EXISTS leases_expiry ON leases (expires_at) WHERE state <> 'free';
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+export class SqliteLeaseStore implements LeaseStore {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Db;
+  private readonly s: Record<string, Statement>;
+  private readonly tx: LeaseTx;
+
+  private readonly asyncSync: boolean;
+  private walFd: number | undefined;
+  private lock: Promise<unknown> = Promise.resolve();
+  /** The sync in flight, and the callers waiting for the one after it. */
+  private syncing = false;
+  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private syncWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(
+    private readonly path: string,
+    durability: 'async-wal-sync' | 'full' = 'async-wal-sync',
+  ) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.asyncSync = durability === 'async-wal-sync' && path !== ':memory:';
+    this.db.pragma(this.asyncSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    if (this.asyncSync) {
+      // The WAL exists once something was written; keep an fd on it to sync.
+      this.db.prepare("INSERT INTO meta (key, value) VALUES ('opened', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+      this.walFd = openSync(`${path}-wal`, 'r');
+      fdatasyncSync(this.walFd);
+      // the WAL's directory entry, once
+      const dfd = openSync(dirname(path), 'r');
+      fdatasyncSync(dfd);
+      closeSync(dfd);
+    }
+    const p = (sql: string) => this.db.prepare(sql);
+    this.s = {
+      get: p('SELECT * FROM leases WHERE ipv4 = ? AND psid = ?'),
+      byClient: p('SELECT * FROM leases WHERE client = ?'),
+      claimFree: p("SELECT * FROM leases WHERE pool = ? AND state = 'free' ORDER BY freed_at, ipv4, psid LIMIT 1"),
+      claimStale: p("SELECT * FROM leases WHERE pool = ? AND state IN ('offered', 'declined') AND expires_at <= ? ORDER BY expires_at LIMIT 1"),
+      countSite: p("SELECT count(*) AS n FROM leases WHERE site = ? AND state IN ('offered', 'bound') AND expires_at > ? AND client <> ?"),
+      write: p(
+        'UPDATE leases SET state = @state, client = @client, expires_at = @expiresAt, site = @site, ipv6 = @ipv6, ' +
+          'prefix_len = @prefixLen, freed_at = @freedAt, updated_at = @now WHERE ipv4 = @ipv4 AND psid = @psid',
+      ),
+      active: p("SELECT * FROM leases WHERE state = 'bound' AND expires_at > ?"),
+      expiredBound: p("SELECT * FROM leases WHERE state = 'bound' AND expires_at <= ? LIMIT ?"),
+      freeRow: p("UPDATE leases SET state = 'free', expires_at = 0, freed_at = ?, updated_at = ? WHERE ipv4 = ? AND psid = ?"),
+      freeStale: p(
+        "UPDATE leases SET state = 'free', expires_at = 0, freed_at = ?, updated_at = ? WHERE state IN ('offered', 'declined') AND expires_at <= ?",
+      ),
+      all: p('SELECT * FROM leases WHERE client IS NOT NULL ORDER BY ipv4, psid'),
+      getMeta: p('SELECT value FROM meta WHERE key = ?'),
+      setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    };
+    const s = this.s;
+    this.tx = {
+      get: async (ipv4, psid) => {
+        const r = s.get.get(ipv4, psid) as RawRow | undefined;
+        return r && fromRaw(r);
+      },
+      byClient: async (client, pools) => (s.byClient.all(client) as RawRow[]).map(fromRaw).filter((r) => pools.includes(r.pool)),
+      claimFree: async (pool, now) => {
+        const r = (s.claimFree.get(pool) ?? s.claimStale.get(pool, now)) as RawRow | undefined;
+        return r && fromRaw(r);
+      },
+      countSite: async (site, except, now) => (s.countSite.get(site, now, except) as { n: number }).n,
+      write: async (row) => {
+        s.write.run({ ...row, ipv6: row.ipv6 === null ? null : Buffer.from(row.ipv6), now: Date.now() });
+      },
+      publish: async (_change: BindingChange) => {},
+    };
+  }
+
+  async init(pools: readonly PoolSlots[]): Promise<void> {
+    const del = this.db.prepare(
+      "DELETE FROM leases WHERE state = 'free' AND pool = ? AND (psid_len <> ? OR psid_offset <> ? OR ipv4 < ? OR ipv4 >= ?)",
+    );
+    const ins = this.db.prepare('INSERT OR IGNORE INTO leases (ipv4, psid, pool, psid_len, psid_offset) VALUES (?, ?, ?, ?, ?)');
+    const names = pools.map((p) => p.name);
+    this.db.transaction(() => {
+      // Free slots of pools that are gone or changed shape leave; held ones stay until they end.
+      const placeholders = names.map(() => '?').join(',');
+      this.db.prepare(`DELETE FROM leases WHERE state = 'free' AND pool NOT IN (${placeholders})`).run(...names);
+      for (const p of pools) {
+        del.run(p.name, p.psidLen, p.psidOffset, p.first, p.first + p.count);
+        // PSIDs now reserved (reserved-ports changed) leave too.
+        this.db
+          .prepare("DELETE FROM leases WHERE state = 'free' AND pool = ? AND psid NOT IN (SELECT value FROM json_each(?))")
+          .run(p.name, JSON.stringify(p.psids));
+        for (let i = 0; i < p.count; i++) for (const psid of p.psids) ins.run(p.first + i, psid, p.name, p.psidLen, p.psidOffset);
+      }
+    })();
+  }
+
+  async transaction<T>(units: readonly ((tx: LeaseTx) => Promise<T>)[]): Promise<T[]> {
+    const body = async (): Promise<T[]> => {
+      this.db.exec('BEGIN IMMEDIATE');
+      const out: T[] = [];
+      try {
+        for (const u of units) out.push(await u(this.tx));
+        this.db.exec('COMMIT'); // synchronous=FULL: synced here; NORMAL: written, synced below
+      } catch (e) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw e;
+      }
+      return out;
+    };
+    const run = this.lock.then(body, body);
+    this.lock = run.catch(() => undefined);
+    const out = await run;
+    if (this.asyncSync) await this.sync();
+    return out;
+  }
+
+  /** Resolves once every commit written before the call is on disk. */
+  private sync(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      if (!this.syncing) this.startSync();
+    });
+  }
+
+  private startSync(): void {
+    const fd = this.walFd;
+    this.syncWaiters = this.waiting;
+    this.waiting = [];
+    this.syncing = true;
+    const done = (err: NodeJS.ErrnoException | null) => {
+      const ws = this.syncWaiters;
+      this.syncWaiters = [];
+      this.syncing = false;
+      for (const w of ws) err ? w.reject(err) : w.resolve();
+      if (this.waiting.length > 0) this.startSync();
+    };
+    if (fd === undefined) done(new Error('lease store closed'));
+    else fdatasync(fd, done);
+  }
+
+  async active(now: number): Promise<LeaseRow[]> {
+    return (this.s.active.all(now) as RawRow[]).map(fromRaw);
+  }
+
+  async expire(now: number, limit: number): Promise<LeaseRow[]> {
+    const [rows] = await this.transaction([
+      async () => {
+        const rows = (this.s.expiredBound.all(now, limit) as RawRow[]).map(fromRaw);
+        for (const r of rows) this.s.freeRow.run(now, now, r.ipv4, r.psid);
+        this.s.freeStale.run(now, now, now);
+        return rows;
+      },
+    ]);
+    return rows;
+  }
+
+  async all(): Promise<LeaseRow[]> {
+    return (this.s.all.all() as RawRow[]).map(fromRaw);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return (this.s.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.transaction([async () => this.s.setMeta.run(key, value)]);
+  }
+
+  async close(): Promise<void> {
+    await this.lock;
+    while (this.syncing || this.waiting.length > 0) await new Promise((r) => setTimeout(r, 1));
+    if (this.db.open) this.db.close();
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
+  }
+}

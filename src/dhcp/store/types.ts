@@ -1,0 +1,126 @@
+// The lease store contract: one row per leasable (IPv4 address, PSID) slot of the
+// configured pools — RFC 7618 section 8: "the server uses the combination of address
+// and PSID as the key for maintaining the state of a lease", and "the leasing database
+// is required to include the IPv4 address, PSID, and client identifier". A full-address
+// pool has PSID 0 and PSID-len 0 in every row.
+//
+// Rows exist for every slot from init() on, so "is it free?" and "take a free one" are
+// row operations, and uniqueness of a (IPv4, PSID) lease is the primary key itself:
+// no slot can be held by two clients because there is only one row to hold it.
+//
+// Every change runs inside a transaction (LeaseStore.transaction) that commits
+// durably before the caller sees its result, so a reply built from a result is only
+// sent once the lease is on disk (DESIGN.md: "a lease is durable before its ACK is
+// sent"). A transaction takes a *list* of units of work: that is the group commit.
+
+/**
+ * free: leasable (client keeps the last holder, for RFC 7618 section 8's "previous
+ * binding" rule); offered: reserved for `client` until expiresAt (RFC 2131 4.3.2
+ * "servers SHOULD NOT reuse offered addresses"); bound: leased until expiresAt;
+ * declined: out of use until expiresAt (RFC 2131 4.3.3).
+ */
+export type LeaseState = 'free' | 'offered' | 'bound' | 'declined';
+
+export interface LeaseRow {
+  /** IPv4 address as an unsigned 32-bit number. */
+  ipv4: number;
+  psid: number;
+  pool: string;
+  psidLen: number;
+  psidOffset: number;
+  state: LeaseState;
+  /** The client key (hex of the client identifier, see v4.ts clientKey); null if never leased. */
+  client: string | null;
+  /** ms since the epoch; 0 for free rows. */
+  expiresAt: number;
+  /** The per-site key the lease counts against (allocator.ts siteOf). */
+  site: string | null;
+  /** The data-plane binding's IPv6 prefix (16 octets), null when the lease has none (bindings.ts). */
+  ipv6: Uint8Array | null;
+  prefixLen: number;
+  /** ms since the epoch when the row last became free; 0 = never leased. */
+  freedAt: number;
+}
+
+/** One pool's slots, as init() creates them (allocator.ts poolSlots). */
+export interface PoolSlots {
+  name: string;
+  /** First IPv4 address (number) and how many consecutive addresses. */
+  first: number;
+  count: number;
+  psidLen: number;
+  psidOffset: number;
+  /** The PSIDs that may be leased (reserved ports excluded), ascending; [0] for a full pool. */
+  psids: number[];
+}
+
+/** A change the data planes must learn (PostgreSQL: NOTIFY to every listener). */
+export interface BindingChange {
+  op: 'put' | 'remove';
+  row: LeaseRow;
+}
+
+/** What a unit of work may do inside a transaction. */
+export interface LeaseTx {
+  /** The row of a slot (locked until commit where the store locks rows). */
+  get(ipv4: number, psid: number): Promise<LeaseRow | undefined>;
+  /** Every row whose client is `client` (any state), in the given pools. */
+  byClient(client: string, pools: readonly string[]): Promise<LeaseRow[]>;
+  /**
+   * A free slot of `pool`, locked for this transaction and skipped by concurrent ones
+   * (PostgreSQL: FOR UPDATE SKIP LOCKED). Never-leased slots first, then the one
+   * freed longest ago (so a client's previous slot stays available to it as long as
+   * possible, RFC 2131 4.3.1), then by address and PSID. Also takes an offer or a
+   * decline whose time has passed.
+   */
+  claimFree(pool: string, now: number): Promise<LeaseRow | undefined>;
+  /** Offered or bound, unexpired rows of `site` held by clients other than `client`. */
+  countSite(site: string, exceptClient: string, now: number): Promise<number>;
+  /** Writes every mutable field of the row, found by (ipv4, psid). */
+  write(row: LeaseRow): Promise<void>;
+  /** Publishes a binding change after commit (PostgreSQL NOTIFY); a no-op where nobody else listens. */
+  publish(change: BindingChange): Promise<void>;
+}
+
+export interface LeaseStore {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates the schema if needed and a row for every slot of every pool (idempotent). */
+  init(pools: readonly PoolSlots[]): Promise<void>;
+  /**
+   * Runs the units of work in order in ONE transaction and commits it durably; the
+   * results come back in order only after the commit. If any unit throws, or the
+   * commit fails, everything is rolled back and the promise rejects.
+   * `lockKeys` (optional) are taken first, sorted, where the store has cross-process
+   * locks (PostgreSQL advisory locks on the sites the units count against).
+   */
+  transaction<T>(units: readonly ((tx: LeaseTx) => Promise<T>)[], lockKeys?: readonly string[]): Promise<T[]>;
+  /** Bound rows whose lease has not expired (restored as bindings at start). */
+  active(now: number): Promise<LeaseRow[]>;
+  /**
+   * Frees every bound row whose lease expired at `now` and returns them as they were
+   * (their bindings must go); also frees offers and declines whose time has passed.
+   * At most `limit` bound rows per call.
+   */
+  expire(now: number, limit: number): Promise<LeaseRow[]>;
+  /** Every row that ever held a client (tests, status). */
+  all(): Promise<LeaseRow[]>;
+  /** Server-wide persistent values (e.g. the generated server DUID). */
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  /**
+   * Where several servers share the store (PostgreSQL): calls `onChange` for every
+   * binding change another server published, from the moment the returned promise
+   * resolves (LISTEN is in place). Absent where one process owns the store.
+   */
+  follow?(onChange: (change: BindingChange) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Transactions in flight at once. SQLite: one writes at a time (a mutex in the store),
+ * the others wait for their WAL sync, so 4 lets processing overlap the syncs.
+ * PostgreSQL: one per pooled connection.
+ */
+export function storeConcurrency(_store: LeaseStore): number {
+  return 4;
+}

@@ -1,0 +1,299 @@
+// The DHCPv4 server state machine inside DHCP 4o6 (RFC 2131 section 4.3, RFC 7618),
+// over the lease operations of leases.ts run through the group commit.
+//
+// Replies are built only after the lease change they report has committed; the
+// data plane's binding is updated (BindingSink) before the reply leaves.
+import { ipv4FromBytes, toHex } from './codec/index.js';
+import {
+  BOOTREPLY,
+  BOOTREQUEST,
+  Dhcp4MessageType as T,
+  Dhcp4OptionCode,
+  emptyDhcp4Message,
+  encodeClientIdData,
+  type Dhcp4Message,
+  type PortParams,
+} from './codec/index.js';
+import { formatIPv4 } from '../map/ip.js';
+import { eligiblePools, planAllocation, siteOf, slotOf, type Dhcp4o6Config, type Pool } from './allocator.js';
+import { bindingAddress, bindingOf, type BindingRule, type BindingSink } from './bindings.js';
+import type { Counters } from './counters.js';
+import { allocate, bind, decline, release, withdrawOffers, type Holder, type RequestKind } from './leases.js';
+import type { GroupCommit } from './store/group-commit.js';
+import type { LeaseRow, LeaseTx } from './store/types.js';
+
+/** What the transport knows about a DHCPv4 message (server.ts). */
+export interface V4Context {
+  /** RFC 7341 section 6.3: the DHCPv4-query's Unicast flag. */
+  unicast: boolean;
+  /** The client's 4o6 source address (16 octets): UDP source, or the innermost relay's peer-address. */
+  clientAddress: Uint8Array;
+  /** The innermost Relay-forward's link-address, when relayed. */
+  linkAddress?: Uint8Array;
+}
+
+export interface V4Options {
+  dhcp: Dhcp4o6Config;
+  pools: Pool[];
+  commit: GroupCommit;
+  sink: BindingSink;
+  counters: Counters;
+  bindingRule: BindingRule;
+  now?: () => number;
+}
+
+/**
+ * The client's key (RFC 7341 section 9 and RFC 7618 section 6: the client identifier,
+ * built per RFC 4361): option 61 in hex. Without one, RFC 2131 section 4.2's fallback,
+ * the hardware type and chaddr.
+ */
+export function clientKey(m: Dhcp4Message): string {
+  if (m.options.clientId !== undefined) return 'id:' + toHex(encodeClientIdData(m.options.clientId));
+  return `hw:${m.htype.toString(16)}:` + toHex(m.chaddr.subarray(0, Math.min(16, m.hlen)));
+}
+
+export class Dhcp4Service {
+  private readonly serverId: string;
+  private readonly now: () => number;
+
+  constructor(private readonly o: V4Options) {
+    this.serverId = o.dhcp['server-id'];
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Handles one DHCPv4 message; resolves with the reply, or null for none (then a counter says why). */
+  async handle(req: Dhcp4Message, ctx: V4Context): Promise<Dhcp4Message | null> {
+    const c = this.o.counters;
+    if (req.op !== BOOTREQUEST) return this.drop('v4-not-bootrequest');
+    if (req.hlen > 16) return this.drop('v4-bad-hlen');
+    const type = req.options.messageType;
+    if (type === undefined) return this.drop('v4-no-message-type');
+    c.inc(`v4-rx-${typeName(type)}`);
+    switch (type) {
+      case T.DISCOVER:
+        return this.discover(req, ctx);
+      case T.REQUEST:
+        return this.request(req, ctx);
+      case T.DECLINE:
+        await this.decline(req);
+        return null;
+      case T.RELEASE:
+        await this.release(req);
+        return null;
+      case T.INFORM:
+        return this.inform(req);
+      default:
+        return this.drop('v4-unexpected-message-type');
+    }
+  }
+
+  private drop(reason: string): null {
+    this.o.counters.inc(`drop-${reason}`);
+    return null;
+  }
+
+  /** RFC 7618 section 8: the client asked for OPTION_V4_PORTPARAMS in its Parameter Request List. */
+  private wantsPortParams(req: Dhcp4Message): boolean {
+    return req.options.parameterRequestList?.includes(Dhcp4OptionCode.V4_PORTPARAMS) ?? false;
+  }
+
+  private holder(req: Dhcp4Message, ctx: V4Context): Holder {
+    const b = bindingAddress(ctx.clientAddress, this.o.bindingRule);
+    return {
+      client: clientKey(req),
+      site: siteOf(ctx.clientAddress, ctx.linkAddress, this.o.dhcp['site-prefix-length']),
+      siteLimit: this.o.dhcp['max-leases-per-site'],
+      ipv6: b?.ipv6 ?? null,
+      prefixLen: b?.prefixLen ?? 0,
+    };
+  }
+
+  /** The pools for this client, or null after counting a discard (RFC 7618 section 8.1). */
+  private pools(req: Dhcp4Message): Pool[] | null {
+    const e = eligiblePools(this.o.pools, this.wantsPortParams(req));
+    if (e === 'discard') {
+      this.o.counters.inc('drop-v4-no-portparams-request-shared-only');
+      return null;
+    }
+    return e;
+  }
+
+  private async discover(req: Dhcp4Message, ctx: V4Context): Promise<Dhcp4Message | null> {
+    const pools = this.pools(req);
+    if (pools === null) return null;
+    const plan = planAllocation(pools, req.options.requestedAddress, req.options.portParams, this.o.dhcp['psid-len-hint']);
+    const h = this.holder(req, ctx);
+    const now = this.now();
+    const r = await this.o.commit.submit((tx) => allocate(tx, h, plan, now, now + this.o.dhcp['offer-time'] * 1000), h.site);
+    if (!r.ok) return this.drop(`v4-${r.why}`);
+    this.o.counters.inc(`v4-offer-${r.how}`);
+    return this.lease(req, T.OFFER, r.row);
+  }
+
+  private async request(req: Dhcp4Message, ctx: V4Context): Promise<Dhcp4Message | null> {
+    const o = req.options;
+    const ciaddr = req.ciaddr !== '0.0.0.0' ? req.ciaddr : undefined;
+    let kind: RequestKind;
+    let address: string | undefined;
+    if (o.serverId !== undefined) {
+      kind = 'selecting';
+      address = o.requestedAddress ?? ciaddr;
+    } else if (o.requestedAddress !== undefined && ciaddr === undefined) {
+      kind = 'init-reboot';
+      address = o.requestedAddress;
+    } else if (ciaddr !== undefined) {
+      // RFC 7341 section 8: the Unicast flag tells RENEWING (unicast) from REBINDING (broadcast).
+      kind = ctx.unicast ? 'renewing' : 'rebinding';
+      address = ciaddr;
+    } else {
+      return this.drop('v4-request-without-address');
+    }
+    this.o.counters.inc(`v4-request-${kind}`);
+    const pools = this.pools(req);
+    if (pools === null) return null;
+    const h = this.holder(req, ctx);
+    const now = this.now();
+    const names = pools.map((p) => p.name);
+    if (kind === 'selecting' && o.serverId !== this.serverId) {
+      // RFC 2131 4.3.2: the client chose another server's offer; ours is free again.
+      await this.o.commit.submit((tx) => withdrawOffers(tx, h.client, names, now));
+      return this.drop('v4-request-for-other-server');
+    }
+    if (address === undefined) return this.drop('v4-request-without-address');
+    const slot = slotOf(pools, address, o.portParams);
+    const until = now + this.o.dhcp['lease-time'] * 1000;
+    const r = await this.o.commit.submit(async (tx) => {
+      const res = await bind(tx, h, slot ?? undefined, names, kind, now, until);
+      if (res.kind === 'ack') await this.publishPut(tx, res.row);
+      return res;
+    }, h.site);
+    if (r.kind === 'silent') return this.drop(`v4-request-silent-${r.why}`);
+    if (r.kind === 'nak') {
+      this.o.counters.inc(`v4-nak-${r.why}`);
+      return this.nak(req, r.why);
+    }
+    const b = bindingOf(r.row);
+    if (b !== null) this.o.sink.put(b);
+    else this.o.counters.inc('binding-unroutable-source');
+    this.o.counters.inc('v4-ack');
+    return this.lease(req, T.ACK, r.row);
+  }
+
+  private async release(req: Dhcp4Message): Promise<void> {
+    if (req.options.serverId !== undefined && req.options.serverId !== this.serverId) {
+      this.drop('v4-release-for-other-server');
+      return;
+    }
+    // A RELEASE carries no Parameter Request List: the lease is found by address in any pool.
+    const pools = this.o.pools;
+    const client = clientKey(req);
+    const names = pools.map((p) => p.name);
+    const slot = req.ciaddr === '0.0.0.0' ? undefined : slotOf(pools, req.ciaddr, req.options.portParams);
+    const now = this.now();
+    const row = await this.o.commit.submit(async (tx) => {
+      const r = await release(tx, client, slot, names, now);
+      if (r !== null) await tx.publish({ op: 'remove', row: r });
+      return r;
+    });
+    if (row === null) {
+      this.drop('v4-release-unknown');
+      return;
+    }
+    this.o.sink.remove(row.ipv4, row.psid);
+    this.o.counters.inc('v4-released');
+  }
+
+  private async decline(req: Dhcp4Message): Promise<void> {
+    if (req.options.serverId !== undefined && req.options.serverId !== this.serverId) {
+      this.drop('v4-decline-for-other-server');
+      return;
+    }
+    // Like RELEASE: found by address in any pool.
+    const pools = this.o.pools;
+    const client = clientKey(req);
+    const names = pools.map((p) => p.name);
+    const address = req.options.requestedAddress;
+    const slot = address === undefined ? undefined : slotOf(pools, address, req.options.portParams);
+    const until = this.now() + this.o.dhcp['decline-time'] * 1000;
+    const row = await this.o.commit.submit(async (tx) => {
+      const r = await decline(tx, client, slot, names, until);
+      if (r !== null && r !== 'ignored') await tx.publish({ op: 'remove', row: r });
+      return r;
+    });
+    if (row === 'ignored') {
+      this.drop('v4-decline-unknown');
+      return;
+    }
+    if (row !== null) this.o.sink.remove(row.ipv4, row.psid);
+    this.o.counters.inc('v4-declined');
+  }
+
+  /** RFC 2131 4.3.5: DHCPACK with the parameters, no lease time, no yiaddr. */
+  private inform(req: Dhcp4Message): Dhcp4Message {
+    const m = this.base(req, T.ACK);
+    m.ciaddr = req.ciaddr;
+    this.o.counters.inc('v4-ack-inform');
+    return m;
+  }
+
+  private async publishPut(tx: LeaseTx, row: LeaseRow): Promise<void> {
+    if (row.ipv6 !== null) await tx.publish({ op: 'put', row });
+  }
+
+  private base(req: Dhcp4Message, type: number): Dhcp4Message {
+    const m = emptyDhcp4Message(BOOTREPLY);
+    // RFC 2131 section 4.3.1, Table 3: htype, hlen, xid, flags, giaddr, chaddr from the client.
+    m.htype = req.htype;
+    m.hlen = req.hlen;
+    m.xid = req.xid;
+    m.flags = req.flags;
+    m.giaddr = req.giaddr;
+    m.chaddr = req.chaddr;
+    m.options.messageType = type;
+    m.options.serverId = this.serverId;
+    // RFC 6842: a server MUST echo the client identifier.
+    if (req.options.clientId !== undefined) m.options.clientId = req.options.clientId;
+    return m;
+  }
+
+  private lease(req: Dhcp4Message, type: number, row: LeaseRow): Dhcp4Message {
+    const m = this.base(req, type);
+    m.yiaddr = formatIPv4(row.ipv4 >>> 0);
+    if (type === T.ACK && req.ciaddr !== '0.0.0.0') m.ciaddr = req.ciaddr;
+    const t = this.o.dhcp['lease-time'];
+    m.options.leaseTime = t;
+    m.options.renewalTime = Math.floor(t / 2); // RFC 2131 4.4.5: T1 defaults to 0.5 * lease
+    m.options.rebindingTime = Math.floor((t * 7) / 8); // T2 defaults to 0.875 * lease
+    // A shared address is not a subnet: its mask is /32 (the client must not ARP, RFC 7618 7.1).
+    if (req.options.parameterRequestList?.includes(Dhcp4OptionCode.SUBNET_MASK)) {
+      m.options.subnetMask = row.psidLen > 0 ? '255.255.255.255' : prefixMask(this.o.pools.find((p) => p.name === row.pool));
+    }
+    // RFC 7618 section 8: "MUST NOT reply with OPTION_V4_PORTPARAMS unless the client has
+    // explicitly listed the Option Code in the Parameter Request List"; for a shared
+    // lease it is sent in OFFER and ACK (section 6, items 2 and 4). A full address has none.
+    if (this.wantsPortParams(req) && row.psidLen > 0) {
+      const pp: PortParams = { offset: row.psidOffset, psidLen: row.psidLen, psid: row.psid };
+      m.options.portParams = pp;
+    }
+    return m;
+  }
+
+  private nak(req: Dhcp4Message, why: string): Dhcp4Message {
+    // RFC 2131 4.3.2 / Table 3: DHCPNAK, yiaddr and ciaddr 0, server id, optional message.
+    const m = this.base(req, T.NAK);
+    m.options.message = why;
+    return m;
+  }
+}
+
+function prefixMask(pool: Pool | undefined): string {
+  if (pool === undefined) return '255.255.255.255';
+  const len = 32 - Math.log2(pool.count);
+  return ipv4FromBytes(Uint8Array.of(...[24, 16, 8, 0].map((s) => ((len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0) >>> s) & 0xff)));
+}
+
+function typeName(t: number): string {
+  const n = Object.entries(T).find(([, v]) => v === t)?.[0];
+  return n !== undefined ? n.toLowerCase() : `type-${t}`;
+}
+
