@@ -15,7 +15,11 @@
 #   build-essential python3 node-gyp's toolchain (g++, make, python3)
 #   iproute2                the tests: ip netns / veth / ip link (xdp)
 #   iputils-ping            the tests: ping through the steered interface
-#   (python3 also runs test/native/fixtures/inject.py; util-linux, which is
+#   ethtool                 the netns lab (bench/lab/): TX checksum offload off on
+#                           the hosts' veths (a veth artefact, see topology.ts)
+#   iperf3                  the netns lab: TCP transfers through xbr
+#   (python3 also runs test/native/fixtures/inject.py and the lab's userspace lw4o6
+#   B4, bench/lab/b4.py; clang builds the lab bench's XDP sink; util-linux, which is
 #   essential, provides setpriv and prlimit for the ENOBUFS/EPERM test)
 set -euo pipefail
 
@@ -33,6 +37,7 @@ PKGS=(
   iproute2
   iputils-ping
   ethtool
+  iperf3
 )
 
 SUDO=

@@ -1,8 +1,14 @@
-// `xbr run --config F`: the Border Relay in the foreground — the AF_XDP data plane
-// (one worker per queue) on the configured interfaces. SIGINT / SIGTERM stop it
-// cleanly (sockets closed, XDP program detached); SIGHUP reloads the config: a bad
-// one is refused with its reason and the running one stays.
+// `xbr run --config F [--stats FILE]`: the Border Relay in the foreground — the
+// AF_XDP data plane (one worker per queue) on the configured interfaces. SIGINT /
+// SIGTERM stop it cleanly (sockets closed, XDP program detached) and, with --stats,
+// write the summed counters as JSON; SIGHUP reloads the config: a bad one is refused
+// with its reason and the running one stays.
+//
+// Test hook: with XBR_DEBUG_HOOKS=1 in the environment, SIGUSR2 makes a worker thread
+// exit abruptly (the n-th signal: worker n mod workers), as a crash would; the
+// runtime restarts it (runtime.ts). Without the variable SIGUSR2 is not handled.
 
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { XbrConfig } from '../config/schema.js';
@@ -17,6 +23,8 @@ export interface RunOptions {
   mode: SocketMode;
   batch: number;
   cpus?: number[];
+  /** Write the summed counters as JSON here on stop. */
+  stats?: string;
 }
 
 function firstLine(e: unknown): string {
@@ -62,14 +70,33 @@ export async function runAction(opts: RunOptions, io: CommandIO = stdio): Promis
         reloading = false;
       }
     };
+    let debugKills = 0;
+    const onUsr2 = () => {
+      const w = debugKills++ % dp.workers;
+      dp.control.requestDebugExit(w);
+      io.err(`xbr run: debug: worker ${w} asked to exit`);
+    };
+    const debugHooks = process.env.XBR_DEBUG_HOOKS === '1';
     const onStop = async (sig: string) => {
       process.off('SIGHUP', onHup);
-      const { total } = dp.counters(names);
+      if (debugHooks) process.off('SIGUSR2', onUsr2);
       await dp.stop();
-      io.out(`xbr run: ${sig}: stopped; rx ${total.rx4_packets + total.rx6_packets}, tx ${total.tx4_packets + total.tx6_packets} packets`);
-      resolve(0);
+      // after stop: the workers published their final counters
+      const { total } = dp.counters(names);
+      let code = 0;
+      if (opts.stats) {
+        try {
+          writeFileSync(opts.stats, `${JSON.stringify({ ...total, worker_restarts: dp.restarts }, null, 1)}\n`);
+        } catch (e) {
+          io.err(`xbr run: cannot write --stats ${opts.stats}: ${firstLine(e)}`);
+          code = 1;
+        }
+      }
+      io.out(`xbr run: ${sig}: stopped; rx ${total.rx4_packets + total.rx6_packets}, tx ${total.tx4_packets + total.tx6_packets} packets, ${dp.restarts} worker restart(s)`);
+      resolve(code);
     };
     process.on('SIGHUP', onHup);
+    if (debugHooks) process.on('SIGUSR2', onUsr2);
     process.once('SIGINT', () => void onStop('SIGINT'));
     process.once('SIGTERM', () => void onStop('SIGTERM'));
   });
@@ -83,11 +110,12 @@ export function register(program: Command): void {
     .option('--mode <mode>', 'AF_XDP bind mode: copy, zerocopy or auto', 'auto')
     .option('--batch <n>', 'packets per batch (1..256)', (v) => Number.parseInt(v, 10), 64)
     .option('--cpus <list>', 'pin workers to these CPUs (comma-separated)', (v) => v.split(',').map((x) => Number.parseInt(x, 10)))
-    .action(async (o: { config: string; mode: string; batch: number; cpus?: number[] }) => {
+    .option('--stats <file>', 'on stop, write the summed counters as JSON')
+    .action(async (o: { config: string; mode: string; batch: number; cpus?: number[]; stats?: string }) => {
       if (!['copy', 'zerocopy', 'auto'].includes(o.mode)) {
         stdio.err('xbr run: --mode must be copy, zerocopy or auto');
         process.exit(2);
       }
-      process.exitCode = await runAction({ config: o.config, mode: o.mode as SocketMode, batch: o.batch, cpus: o.cpus });
+      process.exitCode = await runAction({ config: o.config, mode: o.mode as SocketMode, batch: o.batch, cpus: o.cpus, stats: o.stats });
     });
 }

@@ -8,19 +8,29 @@
 //   [1] rules gen      bumped by the main thread when a new rule blob is in `blob`
 //   [2] blob length
 //   [3] workers
-//   [4 + w] heartbeat  per worker: bumped at each counter publication
+//   [4] debug exit     w + 1 = worker w ends its thread abruptly (test hook, honoured
+//                      only with XBR_DEBUG_HOOKS=1; see run-worker.ts)
+//   [5..7] reserved
+//   [8 + w] heartbeat  per worker: bumped at each counter publication
 //   counters           workers x COUNTERS_MAX float64, published every PUBLISH_MS
 //   blob               BLOB_BYTES bytes
+// The header has one heartbeat word per worker (any number of queues).
 
 export const PUBLISH_MS = 250;
 export const COUNTERS_MAX = 128;
 export const BLOB_BYTES = 256 * 1024;
-const HEADER_WORDS = 4 + 64;
+const FIXED_WORDS = 8;
 
 export const W_STOP = 0;
 export const W_RULES_GEN = 1;
 export const W_BLOB_LEN = 2;
 export const W_WORKERS = 3;
+export const W_DEBUG_EXIT = 4;
+
+/** Header bytes for `workers` workers, rounded up to 8 (the counters are Float64). */
+function headerBytes(workers: number): number {
+  return (((FIXED_WORDS + workers) * 4 + 7) >> 3) << 3;
+}
 
 export class ControlBlock {
   readonly sab: SharedArrayBuffer;
@@ -32,17 +42,18 @@ export class ControlBlock {
   constructor(sabOrWorkers: SharedArrayBuffer | number) {
     if (typeof sabOrWorkers === 'number') {
       const workers = sabOrWorkers;
-      const counterBase = HEADER_WORDS * 4;
+      const counterBase = headerBytes(workers);
       const blobBase = counterBase + workers * COUNTERS_MAX * 8;
       this.sab = new SharedArrayBuffer(blobBase + BLOB_BYTES);
-      this.words = new Int32Array(this.sab, 0, HEADER_WORDS);
+      this.words = new Int32Array(this.sab, 0, FIXED_WORDS + workers);
       Atomics.store(this.words, W_WORKERS, workers);
     } else {
       this.sab = sabOrWorkers;
-      this.words = new Int32Array(this.sab, 0, HEADER_WORDS);
+      const workers = Atomics.load(new Int32Array(this.sab, 0, FIXED_WORDS), W_WORKERS);
+      this.words = new Int32Array(this.sab, 0, FIXED_WORDS + workers);
     }
     this.workers = Atomics.load(this.words, W_WORKERS);
-    this.counterBase = HEADER_WORDS * 4;
+    this.counterBase = headerBytes(this.workers);
     this.blobBase = this.counterBase + this.workers * COUNTERS_MAX * 8;
   }
 
@@ -74,12 +85,25 @@ export class ControlBlock {
     const dst = new Float64Array(this.sab, this.counterBase + worker * COUNTERS_MAX * 8, COUNTERS_MAX);
     const n = Math.min(values.length, COUNTERS_MAX);
     for (let i = 0; i < n; i++) dst[i] = Number(values[i]);
-    Atomics.add(this.words, 4 + worker, 1);
+    Atomics.add(this.words, FIXED_WORDS + worker, 1);
+  }
+  /** Main thread: zeroes a dead worker's slot before its replacement starts. */
+  clearCounters(worker: number): void {
+    new Float64Array(this.sab, this.counterBase + worker * COUNTERS_MAX * 8, COUNTERS_MAX).fill(0);
   }
   counters(worker: number): Float64Array {
     return new Float64Array(this.sab, this.counterBase + worker * COUNTERS_MAX * 8, COUNTERS_MAX).slice();
   }
   heartbeat(worker: number): number {
-    return Atomics.load(this.words, 4 + worker);
+    return Atomics.load(this.words, FIXED_WORDS + worker);
+  }
+
+  /** Main thread, test hook: asks worker w to end its thread abruptly. */
+  requestDebugExit(worker: number): void {
+    Atomics.store(this.words, W_DEBUG_EXIT, worker + 1);
+  }
+  /** Worker: true (once) when the main thread asked this worker to exit. */
+  takeDebugExit(worker: number): boolean {
+    return Atomics.compareExchange(this.words, W_DEBUG_EXIT, worker + 1, 0) === worker + 1;
   }
 }

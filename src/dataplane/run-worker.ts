@@ -41,7 +41,15 @@ export interface RunResult {
 const FRAMES = 8192;
 const FRAME_SIZE = 4096;
 const RING = 2048;
+/**
+ * How long an idle worker blocks in poll(). The shim polls one socket per call; a
+ * two-armed worker alternates between its IPv4 and IPv6 sockets with a short
+ * timeout, so a packet arriving on the side not being polled waits at most that
+ * long (a fixed poll on the IPv4 socket alone made every IPv6-side packet of a
+ * quiet period wait up to the full timeout: ~2 ms more RTT for a CE's ping).
+ */
 const IDLE_POLL_MS = 5;
+const IDLE_POLL_TWO_ARMED_MS = 1;
 
 /** Stocks a socket's fill ring from the core's free frames. */
 function refill(engine: Engine, addon: ReturnType<typeof loadXsk>, sock: XskSocket, want: number): void {
@@ -105,9 +113,14 @@ export function runWorker(task: RunTask): RunResult {
     let nextPublish = 0;
     let packets = 0;
     let idle = 0;
+    let pollSide = 0;
+    // Test hook (XBR_DEBUG_HOOKS=1 only): the main thread asks this worker to die
+    // abruptly, as a crash would, to prove the runtime restarts it (test/lab/).
+    const debugHooks = process.env.XBR_DEBUG_HOOKS === '1';
     for (;;) {
       // batch boundary: control
       if (control.stopping()) break;
+      if (debugHooks && control.takeDebugExit(task.worker)) process.exit(70);
       const gen = control.rulesGeneration();
       if (gen !== rulesGen) {
         engine.loadRules(control.rules());
@@ -137,7 +150,8 @@ export function runWorker(task: RunTask): RunResult {
           addon.tx(s, tx, 0);
           addon.wakeupRx(s);
         }
-        addon.poll(s4, IDLE_POLL_MS);
+        if (oneArmed) addon.poll(s4, IDLE_POLL_MS);
+        else addon.poll((pollSide ^= 1) === 0 ? s4 : s6, IDLE_POLL_TWO_ARMED_MS);
         idle = 0;
       }
       for (const s of sockets) {

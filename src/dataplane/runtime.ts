@@ -8,10 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import type { Piscina } from 'piscina';
 import type { XbrConfig } from '../config/schema.js';
-import type { PackedBindings } from '../config/bindings-file.js';
+import { PackedBindings } from '../config/bindings-file.js';
 import { compileRules, parseMac, type RuntimeMacs } from '../core/blob.js';
 import type { BindingSpec } from '../core/engine.js';
-import { ControlBlock } from './control.js';
+import { ControlBlock, COUNTERS_MAX } from './control.js';
 import { BindingRing, OP_PUT, OP_REMOVE } from './binding-ring.js';
 import { createPool } from './pool.js';
 import { tryLoadXsk, loadXsk, attachSteering, type XdpProgram, type SocketMode } from './xsk.js';
@@ -92,6 +92,10 @@ export class Dataplane {
   private programs: XdpProgram[] = [];
   private running: Promise<void>[] = [];
   private stopping = false;
+  /** Bindings pushed at run time (leases), by (ipv4, psid): a restarted worker gets them again. */
+  private dynamic = new Map<number, BindingSpec>();
+  /** Per worker: the counters of its dead predecessors (a restarted worker counts from zero). */
+  private counterBase: Float64Array[];
   restarts = 0;
   bindMode = 'unknown';
 
@@ -104,6 +108,7 @@ export class Dataplane {
     this.control = new ControlBlock(this.workers);
     this.rings = Array.from({ length: this.workers }, () => new BindingRing(RING_CAPACITY));
     this.pool = createPool(this.workers);
+    this.counterBase = Array.from({ length: this.workers }, () => new Float64Array(COUNTERS_MAX));
   }
 
   static async start(config: XbrConfig, bindings: PackedBindings, opts: DataplaneOptions = {}): Promise<Dataplane> {
@@ -134,9 +139,19 @@ export class Dataplane {
     }
   }
 
+  /** The static bindings plus those pushed at run time (what a (re)started worker loads). */
+  private allBindings(): PackedBindings {
+    if (this.dynamic.size === 0) return this.bindings;
+    const s = this.bindings;
+    const p = new PackedBindings(s.count + this.dynamic.size);
+    for (let i = 0; i < s.count; i++) p.push(s.get(i));
+    for (const b of this.dynamic.values()) p.push(b);
+    return p;
+  }
+
   private task(w: number): RunTask {
     const dpc = this.config.dataplane!;
-    const b = this.bindings;
+    const b = this.allBindings();
     return {
       kind: 'run',
       worker: w,
@@ -164,6 +179,10 @@ export class Dataplane {
       } catch (e) {
         if (this.stopping) return;
         this.restarts++;
+        // keep what the dead worker counted (up to its last publication)
+        const last = this.control.counters(w);
+        for (let i = 0; i < COUNTERS_MAX; i++) this.counterBase[w][i] += last[i];
+        this.control.clearCounters(w);
         this.opts.onEvent?.('worker-died', { worker: w, error: e instanceof Error ? e.message : String(e) });
         await new Promise((res) => setTimeout(res, 200));
       }
@@ -202,12 +221,22 @@ export class Dataplane {
     const key = (p: PackedBindings, i: number) => p.ipv4[i] * 65536 + p.psid[i];
     const nextKeys = new Map<number, number>();
     for (let i = 0; i < next.count; i++) nextKeys.set(key(next, i), i);
-    for (let i = 0; i < old.count; i++) if (!nextKeys.has(key(old, i))) this.pushBinding(OP_REMOVE, old.get(i));
-    for (let i = 0; i < next.count; i++) this.pushBinding(OP_PUT, next.get(i));
+    for (let i = 0; i < old.count; i++) if (!nextKeys.has(key(old, i))) this.pushToRings(OP_REMOVE, old.get(i));
+    for (let i = 0; i < next.count; i++) this.pushToRings(OP_PUT, next.get(i));
   }
 
-  /** Queues a binding change to every worker (a lease, a static binding). */
+  /**
+   * Queues a binding change made at run time (a lease) to every worker, and keeps
+   * it, so that a worker that dies and is restarted loads it again.
+   */
   pushBinding(op: typeof OP_PUT | typeof OP_REMOVE, b: BindingSpec): void {
+    const k = (b.ipv4 >>> 0) * 65536 + b.psid;
+    if (op === OP_PUT) this.dynamic.set(k, { ...b, ipv6: Uint8Array.from(b.ipv6) });
+    else this.dynamic.delete(k);
+    this.pushToRings(op, b);
+  }
+
+  private pushToRings(op: typeof OP_PUT | typeof OP_REMOVE, b: BindingSpec): void {
     for (const ring of this.rings) {
       const deadline = Date.now() + 1000;
       while (!ring.push(op, b)) {
@@ -222,6 +251,7 @@ export class Dataplane {
     const total: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
     for (let w = 0; w < this.workers; w++) {
       const v = this.control.counters(w);
+      for (let i = 0; i < v.length; i++) v[i] += this.counterBase[w][i];
       const row: Record<string, number> = {};
       names.forEach((n, i) => {
         row[n] = v[i];
@@ -235,7 +265,11 @@ export class Dataplane {
   async stop(): Promise<void> {
     this.stopping = true;
     this.control.stop();
-    await Promise.race([Promise.allSettled(this.running), new Promise((res) => setTimeout(res, 5000))]);
+    // a worker stuck in a batch gets 5 s; the timer must not outlive the wait (it
+    // kept `xbr run` alive 5 s after every stop)
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(this.running), new Promise((res) => (timer = setTimeout(res, 5000)))]);
+    clearTimeout(timer);
     await this.pool.destroy();
     const addon = tryLoadXsk();
     for (const prog of this.programs) {
