@@ -241,9 +241,16 @@ export function sourceOfRule(r: Rule, hi: u64, lo: u64): bool {
     const suffix = r.p == 0 ? 0 : <u32>(ea >> r.k);
     v4 = r.v4 | suffix;
   } else {
-    // An IPv4 prefix: the complete address is in the IID (RFC 7599 erratum 5225).
-    v4 = (r.flags & RULE_FLAG_DIVI_PD) ? <u32>(lo >> 24) : <u32>(lo >> 16);
-    if ((v4 & r.m4) != r.v4) return false;
+    // An IPv4 prefix: the complete address is in the IID (RFC 7599 erratum 5225). When
+    // the end-user prefix is longer than 64 bits it overwrites the top of the IID
+    // (RFC 7597 section 6), which can hide the address's first bits: the CE's prefix
+    // (rule prefix + EA bits) is taken from where it is sure, the IID gives the rest,
+    // and the comparison below checks every IID bit that is left.
+    const iid = (r.flags & RULE_FLAG_DIVI_PD) ? <u32>(lo >> 24) : <u32>(lo >> 16);
+    const ceLen = r.v4len + r.eaLen; // < 32 here
+    const host: u32 = 0xffffffff >>> ceLen;
+    const eaPart: u32 = r.eaLen == 0 ? 0 : <u32>ea << (r.p - r.eaLen);
+    v4 = r.v4 | eaPart | (iid & host);
   }
   mapAddress(r, v4, psid);
   if (outHi != hi || outLo != lo) return false;

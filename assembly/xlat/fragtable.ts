@@ -8,8 +8,9 @@
 // arrives the held ones are queued for handling right after it (takePending). Held
 // frames of a flow whose first fragment never comes are freed when the flow expires
 // and counted as drop_frag_timeout. When no slot of the window is free the fragment
-// is dropped as drop_frag_table_full (a first fragment is still translated; only its
-// followers then miss their state).
+// is dropped as drop_frag_table_full (a first fragment is still translated, and
+// counted as such: only its followers then miss their state, and are counted when
+// they are dropped).
 //
 // Entry: u8 kind (0 free, 4, 6) | u8 proto | u16 port | u32 id | f64 expiry |
 //        16 B source | 16 B destination | u8 held | u8 known | u16 len0 |
@@ -153,7 +154,8 @@ export function recordFirst(port: u32): void {
   let e = find();
   if (!e) e = make();
   if (!e) {
-    inc(C.drop_frag_table_full); // counted, but the first fragment itself goes on
+    // The first fragment itself goes on: it is not a drop (assembly/counters.ts: one
+    // fate per packet). Its followers find no state and are counted then.
     return;
   }
   store<u16>(e, <u16>port, 2);

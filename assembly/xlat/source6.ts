@@ -35,6 +35,10 @@ export function validateSource(hi: u64, lo: u64, port: u32, hasPort: bool): i32 
   if (ri < 0) return C.drop_ipv6_src_no_rule;
   const r = rule(<u32>ri);
   if (!sourceOfRule(r, hi, lo)) return C.drop_ipv6_src_spoofed;
+  // An address with bindings belongs to them, the covering rule notwithstanding
+  // (RFC 7599 section 12.1; mapV4 looks bindings up first): the rule's CE for it
+  // receives nothing, so it may not send as it either.
+  if (addrParams(srcV4)) return C.drop_ipv6_src_spoofed;
   if (r.k > 0 || (r.flags & RULE_FLAG_MODULUS)) {
     if (!hasPort) return C.drop_ipv6_no_port;
     if (portReserved(port) || rulePsid(r, port) != <i32>srcPsid) return C.drop_ipv6_port_outside_psid;

@@ -271,8 +271,20 @@ function icmp4to6(p: usize, ip: usize, ihl: u32, tot: u32, ttl: u32, off: u32, m
 
   if (!isError4(type)) {
     if (!map4to6(type, code, rest, 0)) return C.drop_icmp_untranslatable;
-    const h = l4 - 40;
-    writeV6(h, otos, l4len, P_ICMPV6, ttl, s6hi, s6lo, d6hi, d6lo);
+    // RFC 7915 section 4.1 holds for a query as for any packet: over mtu.ipv6 after
+    // translation, DF set -> Fragmentation Needed, DF clear -> IPv6 fragments.
+    let fh: u32 = 0;
+    if (l4len + 40 > mtu6) {
+      if ((ld16(ip + 6) & 0x4000) != 0 && !hairpin) {
+        sendIcmp4(ip, tot, 3, 4, (mtu6 - 20) & 0xffff);
+        return C.drop_ipv4_too_big;
+      }
+      fh = 8;
+    }
+    const id = ld16(ip + 4); // read now: the IPv6 header overwrites it
+    const h = l4 - 40 - fh;
+    writeV6(h, otos, l4len + fh, fh ? P_FRAG : P_ICMPV6, ttl, s6hi, s6lo, d6hi, d6lo);
+    if (fh) writeFH(h + 40, P_ICMPV6, 0, false, id);
     // type change and the ICMPv6 pseudo-header, incrementally (RFC 1624)
     const oldWord = <u32>load<u16>(l4);
     store<u8>(l4, <u8>mType);
@@ -280,7 +292,8 @@ function icmp4to6(p: usize, ip: usize, ihl: u32, tot: u32, ttl: u32, off: u32, m
     const delta = <u64>(~oldWord & 0xffff) + <u64>load<u16>(l4) + sum16B(h + 8) + sum16B(h + 24) + net16(l4len) + net16(P_ICMPV6);
     adjust(l4 + 2, delta, false);
     writeL2(h, 1, 0x86dd, false);
-    emit(h - l2len, l2len + 40 + l4len, 1);
+    if (fh) fragment6(h - l2len, l2len, l4len);
+    else emit(h - l2len, l2len + 40 + l4len, 1);
     inc(hairpin ? C.hairpin : C.xlat_4to6);
     return -1;
   }

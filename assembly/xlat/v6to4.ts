@@ -83,6 +83,33 @@ function classify6(nh: u32, l4: usize, l4len: u32): i32 {
   return -1;
 }
 
+/**
+ * Whether the BR may answer a packet whose header chain it refused (a Routing header
+ * with Segments Left > 0) with an ICMPv6 error: not when it is a non-first fragment
+ * or carries an ICMPv6 error message (RFC 4443 section 2.4(e.1); icmperr.ts). Walks
+ * the rest of the chain; parse6 has checked the payload length against the bytes.
+ */
+function mayAnswer6(ip: usize): bool {
+  const end: u32 = ld16(ip + 4) + 40;
+  let nh = <u32>load<u8>(ip + 6);
+  let off: u32 = 40;
+  for (let n: u32 = 0; n < 16; n++) {
+    if (off + 8 > end) return true;
+    if (nh == 0 || nh == 43 || nh == 60) {
+      const next = <u32>load<u8>(ip + off);
+      off += (<u32>load<u8>(ip + off + 1) + 1) << 3;
+      nh = next;
+    } else if (nh == P_FRAG) {
+      if ((ld16(ip + off + 2) >> 3) != 0) return false; // a non-first fragment
+      nh = <u32>load<u8>(ip + off);
+      off += 8;
+    } else {
+      break;
+    }
+  }
+  return !(nh == P_ICMPV6 && off < end && isError6(<u32>load<u8>(ip + off)));
+}
+
 /** Translates the IPv6 packet at p from a CE to IPv4. -1 when emitted/held, else a drop. */
 export function v6to4(p: usize, len: u32): i32 {
   const ip = p + l2len;
@@ -90,7 +117,7 @@ export function v6to4(p: usize, len: u32): i32 {
   let r = parse6(ip, ipLen);
   if (r >= 0) {
     if (r == C.drop_ipv6_ext_header && v6errPtr != 0) {
-      sendIcmp6(ip, ipLen, 4, 0, v6errPtr, false, false);
+      if (mayAnswer6(ip)) sendIcmp6(ip, ld16(ip + 4) + 40, 4, 0, v6errPtr, false, false);
       v6errPtr = 0;
     }
     return r;
@@ -211,18 +238,34 @@ function icmp6to4(p: usize, ip: usize, total: u32, ttl: u32, src4: u32, dst4: u3
   if (!map6to4(type, code, rest)) return C.drop_icmp_untranslatable;
 
   if (!isError6(type)) {
+    // Sizes as for any packet (RFC 7915 sections 5.1 and 5.1.1, DESIGN.md): DF iff over
+    // 1260 bytes and not a fragment (an atomic fragment keeps its Identification); over
+    // mtu.ipv4, DF set -> Packet Too Big, DF clear -> IPv4 fragments.
+    const tot4: u32 = 20 + l4len;
+    const df = !v6frag && tot4 > 1260;
+    let fragmentOut = false;
+    if (!hair && tot4 > mtu4) {
+      if (df) {
+        let mtu = mtu4 + 20;
+        if (mtu < 1280) mtu = 1280;
+        sendIcmp6(ip, total, 2, 0, mtu, false, false);
+        return C.drop_ipv6_too_big;
+      }
+      fragmentOut = true;
+    }
     const h = l4 - 20;
     const oldWord = <u32>load<u16>(l4);
     // remove the pseudo-header (read before the IPv4 header overwrites it)
     let delta = negAddr(ip + 8) + negAddr(ip + 24) + neg16(net16(l4len)) + neg16(net16(P_ICMPV6));
-    writeV4(h, tc, 20 + l4len, newId(), 20 + l4len > 1260 ? 0x4000 : 0, ttl, P_ICMP, src4, dst4);
+    writeV4(h, tc, tot4, v6frag ? (v6fragId & 0xffff) : newId(), df ? 0x4000 : 0, ttl, P_ICMP, src4, dst4);
     store<u8>(l4, <u8>mType);
     store<u8>(l4 + 1, <u8>mCode);
     delta += <u64>(~oldWord & 0xffff) + <u64>load<u16>(l4);
     adjust(l4 + 2, delta, false);
     writeL2(h, 0, 0x0800, false);
-    if (hair) return v4to6(h - l2len, l2len + 20 + l4len, true);
-    emit(h - l2len, l2len + 20 + l4len, 0);
+    if (hair) return v4to6(h - l2len, l2len + tot4, true);
+    if (fragmentOut) fragment4(h - l2len, l2len, l4len);
+    else emit(h - l2len, l2len + tot4, 0);
     inc(C.xlat_6to4);
     return -1;
   }
@@ -291,7 +334,10 @@ function icmp6to4(p: usize, ip: usize, total: u32, ttl: u32, src4: u32, dst4: u3
     store<u8>(ipay, <u8>(load<u8>(ipay) == 128 ? 8 : 0));
     adjust(ipay + 2, idelta + <u64>(~ow & 0xffff) + <u64>load<u16>(ipay), false);
   }
-  const msgLen: u32 = ipayLen + 28;
+  let msgLen: u32 = ipayLen + 28;
+  // An ICMPv6 error may be 1280 bytes: cut the quote short so that the ICMPv4 error
+  // fits mtu.ipv4 (mtu.ipv4 >= 68 leaves the headers whole).
+  if (msgLen + 20 > mtu4) msgLen = mtu4 - 20;
   store<u8>(m, <u8>t4);
   store<u8>(m + 1, <u8>c4);
   st16(m + 2, 0);
