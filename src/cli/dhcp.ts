@@ -113,7 +113,7 @@ export function register(program: Command): void {
       const { server } = started;
       const stop = () => {
         void server.stop().then(() => {
-          process.stdout.write(JSON.stringify({ counters: server.counters.snapshot(), commit: server.commit.stats }) + '\n');
+          process.stdout.write(JSON.stringify({ counters: server.counters.snapshot(), commit: server.leases.stats }) + '\n');
           process.exit(0);
         });
       };

@@ -24,7 +24,7 @@ const held = (r: LeaseRow, now: number) => (r.state === 'offered' || r.state ===
 const isFree = (r: LeaseRow, now: number) => r.state === 'free' || ((r.state === 'offered' || r.state === 'declined') && r.expiresAt <= now);
 
 async function siteFull(tx: LeaseTx, h: Holder, now: number): Promise<boolean> {
-  return (await tx.countSite(h.site, h.client, now)) >= h.siteLimit;
+  return (await tx.countSite(h.site, h.client, now, h.siteLimit)) >= h.siteLimit;
 }
 
 function take(row: LeaseRow, h: Holder, state: 'offered' | 'bound', until: number): LeaseRow {

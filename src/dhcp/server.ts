@@ -23,6 +23,8 @@
 // lease changes unless its transaction committed.
 import dgram from 'node:dgram';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { networkInterfaces } from 'node:os';
 import type { XbrConfig } from '../config/schema.js';
 import {
@@ -49,7 +51,7 @@ import { buildPools, type Pool } from './allocator.js';
 import { bindingOf, MapBindingSink, type BindingSink } from './bindings.js';
 import { Counters } from './counters.js';
 import { ExpirySweeper } from './expiry.js';
-import { GroupCommit } from './store/group-commit.js';
+import { StoreLeaseService, type LeaseService } from './lease-service.js';
 import { openLeaseStore } from './store/open.js';
 import { storeConcurrency, type LeaseStore } from './store/types.js';
 import { Dhcp4Service } from './v4.js';
@@ -67,6 +69,11 @@ export interface Dhcp4o6ServerOptions {
   listen?: string[];
   /** Accept ::1 as a binding address (tests and benchmarks on loopback). */
   allowLoopbackBindings?: boolean;
+  /**
+   * Run a SQLite store in a worker thread (store/sqlite-worker.ts). Default: yes when
+   * running compiled (the worker script exists), no when running the TS sources.
+   */
+  sqliteWorker?: boolean;
   now?: () => number;
   log?: (line: string) => void;
 }
@@ -106,7 +113,7 @@ export class Dhcp4o6Server {
   readonly counters = new Counters();
   readonly sink: BindingSink;
   readonly pools: Pool[];
-  readonly commit: GroupCommit;
+  readonly leases: LeaseService;
   /** This process's id in published changes (PostgreSQL). */
   readonly origin: string;
   private readonly sockets: dgram.Socket[] = [];
@@ -128,9 +135,9 @@ export class Dhcp4o6Server {
     this.log = opts.log ?? (() => {});
     this.sink = opts.sink ?? new MapBindingSink();
     this.pools = buildPools(opts.config);
-    this.commit = new GroupCommit(store, dhcp['commit-batch'], storeConcurrency(store));
+    this.leases = isLeaseService(store) ? store : new StoreLeaseService(store, dhcp['commit-batch'], storeConcurrency(store));
     const bindingRule = { mode: opts.config.mode, cePrefixLength: dhcp['ce-prefix-length'], allowLoopback: opts.allowLoopbackBindings };
-    this.v4 = new Dhcp4Service({ dhcp, pools: this.pools, commit: this.commit, sink: this.sink, counters: this.counters, bindingRule, now: opts.now });
+    this.v4 = new Dhcp4Service({ dhcp, pools: this.pools, leases: this.leases, sink: this.sink, counters: this.counters, bindingRule, now: opts.now });
     this.v6 = new Dhcp6Service({ config: opts.config, serverDuid: serverDuid, counters: this.counters });
     this.expiry = new ExpirySweeper(store, this.sink, this.counters, dhcp['expiry-interval'] * 1000, opts.now);
   }
@@ -144,7 +151,8 @@ export class Dhcp4o6Server {
     const dhcp = opts.config.dhcp4o6;
     if (dhcp === undefined) throw new Error('the configuration has no dhcp4o6 section');
     const origin = randomUUID();
-    const store = opts.store ?? (await openLeaseStore(dhcp['lease-store'], opts.configDir ?? process.cwd(), origin));
+    const worker = opts.sqliteWorker ?? existsSync(fileURLToPath(new URL('./store/sqlite-worker-main.js', import.meta.url)));
+    const store = opts.store ?? (await openLeaseStore(dhcp['lease-store'], opts.configDir ?? process.cwd(), origin, worker));
     try {
       await store.init(buildPools(opts.config));
       const duid = await serverDuid(dhcp['server-duid'], store);
@@ -314,9 +322,13 @@ export class Dhcp4o6Server {
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
     await this.expiry.stop();
-    await this.commit.close();
+    await this.leases.close();
     await this.store.close();
   }
+}
+
+function isLeaseService(s: LeaseStore): s is LeaseStore & LeaseService {
+  return typeof (s as Partial<LeaseService>).allocate === 'function';
 }
 
 /** The server DUID: the configured one, else one generated once and kept in the store (RFC 8415 section 11: stable). */

@@ -1,5 +1,5 @@
 // The DHCPv4 server state machine inside DHCP 4o6 (RFC 2131 section 4.3, RFC 7618),
-// over the lease operations of leases.ts run through the group commit.
+// over the lease operations of leases.ts (lease-service.ts: group commit, durable).
 //
 // Replies are built only after the lease change they report has committed; the
 // data plane's binding is updated (BindingSink) before the reply leaves.
@@ -18,9 +18,9 @@ import { formatIPv4 } from '../map/ip.js';
 import { eligiblePools, planAllocation, siteOf, slotOf, type Dhcp4o6Config, type Pool } from './allocator.js';
 import { bindingAddress, bindingOf, type BindingRule, type BindingSink } from './bindings.js';
 import type { Counters } from './counters.js';
-import { allocate, bind, decline, release, withdrawOffers, type Holder, type RequestKind } from './leases.js';
-import type { GroupCommit } from './store/group-commit.js';
-import type { LeaseRow, LeaseTx } from './store/types.js';
+import type { Holder, RequestKind } from './leases.js';
+import type { LeaseService, Slot } from './lease-service.js';
+import type { LeaseRow } from './store/types.js';
 
 /** What the transport knows about a DHCPv4 message (server.ts). */
 export interface V4Context {
@@ -35,7 +35,7 @@ export interface V4Context {
 export interface V4Options {
   dhcp: Dhcp4o6Config;
   pools: Pool[];
-  commit: GroupCommit;
+  leases: LeaseService;
   sink: BindingSink;
   counters: Counters;
   bindingRule: BindingRule;
@@ -124,7 +124,7 @@ export class Dhcp4Service {
     const plan = planAllocation(pools, req.options.requestedAddress, req.options.portParams, this.o.dhcp['psid-len-hint']);
     const h = this.holder(req, ctx);
     const now = this.now();
-    const r = await this.o.commit.submit((tx) => allocate(tx, h, plan, now, now + this.o.dhcp['offer-time'] * 1000), h.site);
+    const r = await this.o.leases.allocate(h, plan, now, now + this.o.dhcp['offer-time'] * 1000);
     if (!r.ok) return this.drop(`v4-${r.why}`);
     this.o.counters.inc(`v4-offer-${r.how}`);
     return this.lease(req, T.OFFER, r.row);
@@ -156,17 +156,13 @@ export class Dhcp4Service {
     const names = pools.map((p) => p.name);
     if (kind === 'selecting' && o.serverId !== this.serverId) {
       // RFC 2131 4.3.2: the client chose another server's offer; ours is free again.
-      await this.o.commit.submit((tx) => withdrawOffers(tx, h.client, names, now));
+      await this.o.leases.withdrawOffers(h.client, names, now);
       return this.drop('v4-request-for-other-server');
     }
     if (address === undefined) return this.drop('v4-request-without-address');
-    const slot = slotOf(pools, address, o.portParams);
+    const slot = bare(slotOf(pools, address, o.portParams));
     const until = now + this.o.dhcp['lease-time'] * 1000;
-    const r = await this.o.commit.submit(async (tx) => {
-      const res = await bind(tx, h, slot ?? undefined, names, kind, now, until);
-      if (res.kind === 'ack') await this.publishPut(tx, res.row);
-      return res;
-    }, h.site);
+    const r = await this.o.leases.bind(h, slot, names, kind, now, until);
     if (r.kind === 'silent') return this.drop(`v4-request-silent-${r.why}`);
     if (r.kind === 'nak') {
       this.o.counters.inc(`v4-nak-${r.why}`);
@@ -188,13 +184,9 @@ export class Dhcp4Service {
     const pools = this.o.pools;
     const client = clientKey(req);
     const names = pools.map((p) => p.name);
-    const slot = req.ciaddr === '0.0.0.0' ? undefined : slotOf(pools, req.ciaddr, req.options.portParams);
+    const slot = req.ciaddr === '0.0.0.0' ? undefined : bare(slotOf(pools, req.ciaddr, req.options.portParams));
     const now = this.now();
-    const row = await this.o.commit.submit(async (tx) => {
-      const r = await release(tx, client, slot, names, now);
-      if (r !== null) await tx.publish({ op: 'remove', row: r });
-      return r;
-    });
+    const row = await this.o.leases.release(client, slot, names, now);
     if (row === null) {
       this.drop('v4-release-unknown');
       return;
@@ -213,13 +205,9 @@ export class Dhcp4Service {
     const client = clientKey(req);
     const names = pools.map((p) => p.name);
     const address = req.options.requestedAddress;
-    const slot = address === undefined ? undefined : slotOf(pools, address, req.options.portParams);
+    const slot = address === undefined ? undefined : bare(slotOf(pools, address, req.options.portParams));
     const until = this.now() + this.o.dhcp['decline-time'] * 1000;
-    const row = await this.o.commit.submit(async (tx) => {
-      const r = await decline(tx, client, slot, names, until);
-      if (r !== null && r !== 'ignored') await tx.publish({ op: 'remove', row: r });
-      return r;
-    });
+    const row = await this.o.leases.decline(client, slot, names, until);
     if (row === 'ignored') {
       this.drop('v4-decline-unknown');
       return;
@@ -234,10 +222,6 @@ export class Dhcp4Service {
     m.ciaddr = req.ciaddr;
     this.o.counters.inc('v4-ack-inform');
     return m;
-  }
-
-  private async publishPut(tx: LeaseTx, row: LeaseRow): Promise<void> {
-    if (row.ipv6 !== null) await tx.publish({ op: 'put', row });
   }
 
   private base(req: Dhcp4Message, type: number): Dhcp4Message {
@@ -286,14 +270,19 @@ export class Dhcp4Service {
   }
 }
 
+/** The slot without its pool (what crosses to the store, possibly another thread). */
+function bare(s: ReturnType<typeof slotOf>): Slot {
+  return s === undefined ? undefined : { ipv4: s.ipv4, psid: s.psid };
+}
+
 function prefixMask(pool: Pool | undefined): string {
   if (pool === undefined) return '255.255.255.255';
   const len = 32 - Math.log2(pool.count);
   return ipv4FromBytes(Uint8Array.of(...[24, 16, 8, 0].map((s) => ((len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0) >>> s) & 0xff)));
 }
 
+const TYPE_NAMES = new Map<number, string>(Object.entries(T).map(([k, v]) => [v, k.toLowerCase()]));
 function typeName(t: number): string {
-  const n = Object.entries(T).find(([, v]) => v === t)?.[0];
-  return n !== undefined ? n.toLowerCase() : `type-${t}`;
+  return TYPE_NAMES.get(t) ?? `type-${t}`;
 }
 

@@ -159,12 +159,12 @@ export class PostgresLeaseStore implements LeaseStore {
             [pool, now],
           )
         )[0],
-      countSite: async (site, except, now) =>
+      countSite: async (site, except, now, cap) =>
         Number(
           (
             await c.query<{ n: string }>(
-              "SELECT count(*) AS n FROM xbr_leases WHERE site = $1 AND state IN ('offered', 'bound') AND expires_at > $2 AND client <> $3",
-              [site, now, except],
+              "SELECT count(*) AS n FROM (SELECT 1 FROM xbr_leases WHERE site = $1 AND state IN ('offered', 'bound') AND expires_at > $2 AND client <> $3 LIMIT $4) s",
+              [site, now, except, cap],
             )
           ).rows[0].n,
         ),

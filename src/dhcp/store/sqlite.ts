@@ -120,7 +120,9 @@ export class SqliteLeaseStore implements LeaseStore {
       byClient: p('SELECT * FROM leases WHERE client = ?'),
       claimFree: p("SELECT * FROM leases WHERE pool = ? AND state = 'free' ORDER BY freed_at, ipv4, psid LIMIT 1"),
       claimStale: p("SELECT * FROM leases WHERE pool = ? AND state IN ('offered', 'declined') AND expires_at <= ? ORDER BY expires_at LIMIT 1"),
-      countSite: p("SELECT count(*) AS n FROM leases WHERE site = ? AND state IN ('offered', 'bound') AND expires_at > ? AND client <> ?"),
+      countSite: p(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM leases WHERE site = ? AND state IN ('offered', 'bound') AND expires_at > ? AND client <> ? LIMIT ?)",
+      ),
       write: p(
         'UPDATE leases SET state = @state, client = @client, expires_at = @expiresAt, site = @site, ipv6 = @ipv6, ' +
           'prefix_len = @prefixLen, freed_at = @freedAt, updated_at = @now WHERE ipv4 = @ipv4 AND psid = @psid',
@@ -146,7 +148,7 @@ export class SqliteLeaseStore implements LeaseStore {
         const r = (s.claimFree.get(pool) ?? s.claimStale.get(pool, now)) as RawRow | undefined;
         return r && fromRaw(r);
       },
-      countSite: async (site, except, now) => (s.countSite.get(site, now, except) as { n: number }).n,
+      countSite: async (site, except, now, cap) => (s.countSite.get(site, now, except, cap) as { n: number }).n,
       write: async (row) => {
         s.write.run({ ...row, ipv6: row.ipv6 === null ? null : Buffer.from(row.ipv6), now: Date.now() });
       },

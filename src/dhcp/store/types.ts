@@ -74,8 +74,13 @@ export interface LeaseTx {
    * decline whose time has passed.
    */
   claimFree(pool: string, now: number): Promise<LeaseRow | undefined>;
-  /** Offered or bound, unexpired rows of `site` held by clients other than `client`. */
-  countSite(site: string, exceptClient: string, now: number): Promise<number>;
+  /**
+   * Offered or bound, unexpired rows of `site` held by clients other than `client`,
+   * counted up to `cap` (the limit is all that matters; a site behind one relay may
+   * hold many thousands of leases, and counting them all would make each allocation
+   * O(site size)).
+   */
+  countSite(site: string, exceptClient: string, now: number, cap: number): Promise<number>;
   /** Writes every mutable field of the row, found by (ipv4, psid). */
   write(row: LeaseRow): Promise<void>;
   /** Publishes a binding change after commit (PostgreSQL NOTIFY); a no-op where nobody else listens. */

@@ -1,0 +1,210 @@
+// DHCP 4o6 load benchmark: N simulated clients (distinct RFC 4361 client identifiers)
+// run DISCOVER -> OFFER -> REQUEST -> ACK inside DHCPv4-query messages with a bounded
+// number in flight (src/dhcp/loadgen.ts), against
+//   xbr-sqlite   `xbr dhcp` with the SQLite store (durable group commit),
+//   xbr-postgres `xbr dhcp` with the PostgreSQL store (XBR_PG_URL, a fresh database),
+//   kea          Kea 2.2's 4o6 service (kea-dhcp6 + kea-dhcp4 joined by dhcp4o6-port,
+//                memfile leases), when the Debian packages are installed.
+// Every server runs as its own process on loopback; the generator runs here. Figures:
+// leases/s = ACKs / wall time of the run. Bounded in count and time; cleans up.
+//
+//   npm run build:ts && node dist/bench/dhcp4o6.bench.js [--clients 10000] [--in-flight 256]
+//       [--targets xbr-sqlite,xbr-postgres,kea] [--out bench/out/dhcp4o6.json]
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { runLoad, type LoadResult } from '../src/dhcp/loadgen.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
+}
+
+const CLIENTS = Number(arg('clients', '10000'));
+const IN_FLIGHT = Number(arg('in-flight', '256'));
+const TARGETS = arg('targets', 'xbr-sqlite,xbr-postgres,kea').split(',');
+const OUT = arg('out', join(ROOT, 'bench', 'out', 'dhcp4o6.json'));
+const PG_URL = process.env.XBR_PG_URL ?? 'postgres://xbr:xbr@127.0.0.1:5432/xbr';
+
+interface Figure {
+  target: string;
+  clients: number;
+  inFlight: number;
+  acked: number;
+  failed: number;
+  timeouts: number;
+  seconds: number;
+  leasesPerSecond: number;
+  note?: string;
+}
+
+function waitLine(p: ChildProcess, re: RegExp, ms: number): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${out}`)), ms);
+    const on = (d: Buffer) => {
+      out += d.toString();
+      const m = re.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    };
+    p.stdout?.on('data', on);
+    p.stderr?.on('data', on);
+    p.once('exit', (c) => reject(new Error(`exited ${c}: ${out}`)));
+  });
+}
+
+async function kill(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  await new Promise<void>((r) => {
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    p.once('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+    p.kill('SIGTERM');
+  });
+}
+
+function figure(target: string, r: LoadResult, note?: string): Figure {
+  return {
+    target,
+    clients: CLIENTS,
+    inFlight: IN_FLIGHT,
+    acked: r.acked.length,
+    failed: r.failed,
+    timeouts: r.timeouts,
+    seconds: Number((r.elapsedMs / 1000).toFixed(3)),
+    leasesPerSecond: Math.round(r.rate),
+    note,
+  };
+}
+
+/** Enough shared slots for every client: /18 x 16 PSIDs = 262144. */
+function xbrYaml(store: string): string {
+  return `mode: lw4o6
+br: 2001:db8:ffff::1
+dhcp4o6:
+  listen: ["[::1]:0"]
+  lease-store: ${store}
+  max-leases-per-site: 4
+  pools:
+    - name: shared
+      ipv4: 100.64.0.0/18
+      psid-len: 4
+      psid-offset: 6
+`;
+}
+
+async function benchXbr(target: string, store: string, dir: string): Promise<Figure> {
+  const cfg = join(dir, `${target}.yaml`);
+  writeFileSync(cfg, xbrYaml(store));
+  const p = spawn(process.execPath, [join(ROOT, 'bin', 'xbr.js'), 'dhcp', '-c', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const m = await waitLine(p, /^ready (\d+)/m, 120_000);
+    const port = Number(m[1]);
+    // warm-up (JIT), distinct clients
+    await runLoad({ host: '::1', port, clients: 500, inFlight: IN_FLIGHT, firstClient: 1_000_000, deadlineMs: 30_000 });
+    const r = await runLoad({ host: '::1', port, clients: CLIENTS, inFlight: IN_FLIGHT, deadlineMs: 300_000 });
+    return figure(target, r, `durable before ACK; clients relayed, one site each`);
+  } finally {
+    await kill(p);
+  }
+}
+
+async function benchXbrPostgres(dir: string): Promise<Figure> {
+  const db = `xbr_bench_${process.pid}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${db}`);
+  try {
+    return await benchXbr('xbr-postgres', PG_URL.replace(/\/[^/?]*(\?|$)/, `/${db}$1`), dir);
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+/**
+ * Kea 2.2 as the peer: kea-dhcp6 receives the DHCPv4-query and hands the DHCPv4 message
+ * to kea-dhcp4 over the dhcp4o6-port IPC; memfile leases (persisted to CSV). Kea has no
+ * RFC 7618 support, so its clients lease full addresses (portAware false), and it
+ * selects the 4o6 subnet by the client's source address (4o6-subnet), so the queries
+ * are sent directly from ::1 (no relay).
+ */
+async function benchKea(dir: string): Promise<Figure> {
+  execFileSync('kea-dhcp6', ['-v']);
+  const port6 = 10547;
+  const leases4 = join(dir, 'kea-leases4.csv');
+  const leases6 = join(dir, 'kea-leases6.csv');
+  const dhcp4 = {
+    Dhcp4: {
+      'interfaces-config': { interfaces: [] },
+      'lease-database': { type: 'memfile', persist: true, name: leases4, 'lfc-interval': 0 },
+      'dhcp4o6-port': 16767,
+      'valid-lifetime': 3600,
+      subnet4: [{ id: 1, subnet: '10.64.0.0/16', '4o6-subnet': '::1/128', pools: [{ pool: '10.64.0.1 - 10.64.255.254' }] }],
+      loggers: [{ name: 'kea-dhcp4', severity: 'WARN', output_options: [{ output: join(dir, 'kea4.log') }] }],
+    },
+  };
+  const dhcp6 = {
+    Dhcp6: {
+      'interfaces-config': { interfaces: ['lo/::1'] },
+      'lease-database': { type: 'memfile', persist: true, name: leases6, 'lfc-interval': 0 },
+      'dhcp4o6-port': 16767,
+      subnet6: [{ id: 1, subnet: '::1/128', interface: 'lo' }],
+      'option-data': [{ name: 'dhcp4o6-server-addr', data: '::1' }],
+      loggers: [{ name: 'kea-dhcp6', severity: 'WARN', output_options: [{ output: join(dir, 'kea6.log') }] }],
+    },
+  };
+  writeFileSync(join(dir, 'kea4.json'), JSON.stringify(dhcp4));
+  writeFileSync(join(dir, 'kea6.json'), JSON.stringify(dhcp6));
+  const env = { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir };
+  const k4 = spawn('kea-dhcp4', ['-c', join(dir, 'kea4.json'), '-p', '10067'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const k6 = spawn('kea-dhcp6', ['-c', join(dir, 'kea6.json'), '-p', String(port6)], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    if (k4.exitCode !== null || k6.exitCode !== null) throw new Error('kea exited at start (see its logs in the temp dir)');
+    const probe = await runLoad({ host: '::1', port: port6, clients: 20, inFlight: 20, firstClient: 1_000_000, relay: false, portAware: false, deadlineMs: 10_000, timeoutMs: 2000, tries: 2 });
+    if (probe.acked.length === 0) throw new Error('kea answered no DHCPv4-query');
+    const r = await runLoad({ host: '::1', port: port6, clients: CLIENTS, inFlight: IN_FLIGHT, relay: false, portAware: false, deadlineMs: 300_000 });
+    return figure('kea-2.2', r, 'memfile (persist: true, CSV append, no fsync); full addresses (no RFC 7618)');
+  } finally {
+    await kill(k6);
+    await kill(k4);
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'xbr-bench-dhcp-'));
+  const figures: Figure[] = [];
+  try {
+    for (const t of TARGETS) {
+      try {
+        if (t === 'xbr-sqlite') figures.push(await benchXbr(t, `sqlite:${join(dir, 'leases.db')}`, dir));
+        else if (t === 'xbr-postgres') figures.push(await benchXbrPostgres(dir));
+        else if (t === 'kea') figures.push(await benchKea(dir));
+        else throw new Error(`unknown target ${t}`);
+      } catch (e) {
+        process.stderr.write(`${t}: ${e instanceof Error ? e.message : String(e)}\n`);
+        figures.push({ target: t, clients: CLIENTS, inFlight: IN_FLIGHT, acked: 0, failed: CLIENTS, timeouts: 0, seconds: 0, leasesPerSecond: 0, note: `not run: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` });
+      }
+      const f = figures[figures.length - 1];
+      process.stdout.write(`${f.target.padEnd(14)} ${String(f.leasesPerSecond).padStart(7)} leases/s  (${f.acked}/${f.clients} ACKed in ${f.seconds} s, ${f.inFlight} in flight)${f.note ? `  ${f.note}` : ''}\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, figures }, null, 2) + '\n');
+}
+
+await main();
