@@ -35,9 +35,12 @@ export interface Page<T> {
 }
 
 export interface BindingFilter {
+  /** An address, or a prefix "a.b.c.d/len" (every binding inside it). */
   ipv4?: string;
   psid?: number;
+  /** An address (the bindings whose prefix holds it) or a prefix (the bindings overlapping it). */
   ipv6?: string;
+  source?: 'static' | 'lease';
 }
 
 export interface LeaseFilter {
@@ -65,6 +68,8 @@ export interface BoxStatus {
   bindMode: string;
   workers: WorkerStatus[];
   workerRestarts: number;
+  /** Reloads since start, by result (SIGHUP and the API alike). */
+  reloads: { ok: number; failed: number };
 }
 
 export interface CounterSnapshot {
@@ -76,6 +81,43 @@ export interface PoolUse {
   pool: string;
   leased: number;
   total: number;
+}
+
+/**
+ * A latency histogram as counted since start (cumulative, Prometheus style):
+ * `counts[i]` observations were <= `bounds[i]` seconds; `count` is every observation
+ * (the +Inf bucket), `sum` their total. src/metrics/histogram.ts records one.
+ */
+export interface HistogramSnapshot {
+  bounds: number[];
+  counts: number[];
+  count: number;
+  sum: number;
+}
+
+export interface SubscriberCounters {
+  ipv4: string;
+  psid: number;
+  /** From the subscriber (upstream: what the BR sends to the IPv4 side for it). */
+  rxPackets: number;
+  rxBytes: number;
+  /** To the subscriber (downstream: what the BR sends to its IPv6 prefix / B4). */
+  txPackets: number;
+  txBytes: number;
+}
+
+/**
+ * A refused request, with the reason and its kind (the API maps invalid → 400,
+ * not-found → 404, conflict → 409, unsupported → 501). Any other error is a fault.
+ */
+export class BoxError extends Error {
+  constructor(
+    readonly kind: 'invalid' | 'not-found' | 'conflict' | 'unsupported',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BoxError';
+  }
 }
 
 export interface ReloadResult {
@@ -100,8 +142,21 @@ export interface BoxSource {
   releaseLease(ipv4: string, psid: number): Promise<boolean>;
   /** Reads, validates, compiles and swaps the config; a bad one changes nothing. */
   reload(): Promise<ReloadResult>;
-  /** 4o6 message counts by type and result, lease-store latency (for metrics). */
-  dhcpStats(): { messages: Record<string, number>; storeLatencySeconds: number[] } | null;
+  /**
+   * 4o6 message counts and lease-store latency (for metrics); null without a 4o6
+   * server. `messages` keys are "<type>:<result>" (e.g. "discover:offer",
+   * "request:ack", "request:nak", "release:ok", "query:drop"), split at the first ':'
+   * into the labels of xbr_dhcp4o6_messages_total; a key without ':' has result "".
+   * `storeLatency` times each lease-store transaction (commit included).
+   */
+  dhcpStats(): { messages: Record<string, number>; storeLatency: HistogramSnapshot } | null;
   /** Per-subscriber counters for the bindings chosen for tracing (empty when none). */
-  subscriberCounters(): { ipv4: string; psid: number; rxPackets: number; txPackets: number; rxBytes: number; txBytes: number }[];
+  subscriberCounters(): SubscriberCounters[];
+  /**
+   * Starts (on) or stops counting one binding's traffic separately. On: the binding must
+   * exist (BoxError not-found) and at most a few dozen are traced at once (BoxError
+   * conflict); off: false when it was not traced. BoxError unsupported where the data
+   * plane cannot count per subscriber.
+   */
+  traceSubscriber(ipv4: string, psid: number, on: boolean): boolean;
 }

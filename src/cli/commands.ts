@@ -6,6 +6,10 @@ import { register as registerTranslate } from './translate.js';
 import { register as registerBench } from './bench.js';
 import { register as registerRun } from './run.js';
 import { register as registerDhcp } from './dhcp.js';
+import { register as registerStatus } from './status.js';
+import { register as registerBindings } from './bindings.js';
+import { register as registerLeases } from './leases.js';
+import { register as registerReload } from './reload.js';
 
 export function registerCommands(program: Command): void {
   // Sub-commands register here (check, calc, translate, run, bench, …).
@@ -14,5 +18,9 @@ export function registerCommands(program: Command): void {
   registerTranslate(program);
   registerBench(program);
   registerRun(program);
+  registerStatus(program);
+  registerBindings(program);
+  registerLeases(program);
+  registerReload(program);
   registerDhcp(program);
 }

@@ -1,0 +1,181 @@
+// The control plane's copy of a binding table (static bindings, or lease bindings):
+// packed columns like PackedBindings (no object per binding, so a million cost tens of
+// MB, not hundreds), a key index for (IPv4, PSID), the port-set parameters per IPv4
+// address (RFC 7597 5.1: one psid-len and psid-offset per shared address), and a key
+// order built on demand for listing and paging.
+import type { ResolvedBinding } from '../config/rules.js';
+import type { PackedBindings } from '../config/bindings-file.js';
+
+export const bindingKey = (ipv4: number, psid: number): number => (ipv4 >>> 0) * 65536 + psid;
+
+export interface AddressParams {
+  psidLen: number;
+  psidOffset: number;
+  /** Bindings on the address. */
+  count: number;
+}
+
+export class BindingTable {
+  private n = 0;
+  private ipv4 = new Uint32Array(16);
+  private psid = new Uint16Array(16);
+  private psidLen = new Uint8Array(16);
+  private psidOffset = new Uint8Array(16);
+  private prefixLen = new Uint8Array(16);
+  private ipv6 = new Uint8Array(16 * 16);
+  private readonly index = new Map<number, number>();
+  private readonly perAddress = new Map<number, AddressParams>();
+  /** Slots in key order; null after a change. */
+  private order: Uint32Array | null = null;
+
+  static from(p: PackedBindings): BindingTable {
+    const t = new BindingTable();
+    for (let i = 0; i < p.count; i++) t.put(p.get(i));
+    return t;
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  has(ipv4: number, psid: number): boolean {
+    return this.index.has(bindingKey(ipv4, psid));
+  }
+
+  get(ipv4: number, psid: number): ResolvedBinding | undefined {
+    const i = this.index.get(bindingKey(ipv4, psid));
+    return i === undefined ? undefined : this.at(i);
+  }
+
+  /** Binding in slot i (a copy of its IPv6 bytes). */
+  at(i: number): ResolvedBinding {
+    return {
+      ipv4: this.ipv4[i],
+      psid: this.psid[i],
+      psidLen: this.psidLen[i],
+      psidOffset: this.psidOffset[i],
+      prefixLen: this.prefixLen[i],
+      ipv6: this.ipv6.slice(i * 16, i * 16 + 16),
+    };
+  }
+
+  /** Key of slot i, without building the binding. */
+  keyAt(i: number): number {
+    return bindingKey(this.ipv4[i], this.psid[i]);
+  }
+
+  params(ipv4: number): AddressParams | undefined {
+    return this.perAddress.get(ipv4 >>> 0);
+  }
+
+  /** Adds or replaces; the caller has checked the per-address parameters. */
+  put(b: ResolvedBinding): 'added' | 'replaced' {
+    const key = bindingKey(b.ipv4, b.psid);
+    let i = this.index.get(key);
+    const replaced = i !== undefined;
+    if (i === undefined) {
+      this.grow();
+      i = this.n++;
+      this.index.set(key, i);
+      const p = this.perAddress.get(b.ipv4 >>> 0);
+      if (p) p.count++;
+      else this.perAddress.set(b.ipv4 >>> 0, { psidLen: b.psidLen, psidOffset: b.psidOffset, count: 1 });
+      this.order = null;
+    } else {
+      const p = this.perAddress.get(b.ipv4 >>> 0)!;
+      p.psidLen = b.psidLen;
+      p.psidOffset = b.psidOffset;
+    }
+    this.ipv4[i] = b.ipv4 >>> 0;
+    this.psid[i] = b.psid;
+    this.psidLen[i] = b.psidLen;
+    this.psidOffset[i] = b.psidOffset;
+    this.prefixLen[i] = b.prefixLen;
+    this.ipv6.set(b.ipv6.subarray(0, 16), i * 16);
+    return replaced ? 'replaced' : 'added';
+  }
+
+  /** Removes a binding; returns it, or undefined when there was none. */
+  remove(ipv4: number, psid: number): ResolvedBinding | undefined {
+    const key = bindingKey(ipv4, psid);
+    const i = this.index.get(key);
+    if (i === undefined) return undefined;
+    const gone = this.at(i);
+    const last = this.n - 1;
+    if (i !== last) {
+      // move the last slot into the hole
+      this.ipv4[i] = this.ipv4[last];
+      this.psid[i] = this.psid[last];
+      this.psidLen[i] = this.psidLen[last];
+      this.psidOffset[i] = this.psidOffset[last];
+      this.prefixLen[i] = this.prefixLen[last];
+      this.ipv6.copyWithin(i * 16, last * 16, last * 16 + 16);
+      this.index.set(this.keyAt(i), i);
+    }
+    this.index.delete(key);
+    this.n--;
+    const p = this.perAddress.get(ipv4 >>> 0)!;
+    if (--p.count === 0) this.perAddress.delete(ipv4 >>> 0);
+    this.order = null;
+    return gone;
+  }
+
+  /** Slots in (IPv4, PSID) order; rebuilt after a change (O(n log n), only when listed). */
+  sorted(): Uint32Array {
+    if (this.order === null) {
+      const keys = new Float64Array(this.n);
+      for (let i = 0; i < this.n; i++) keys[i] = this.keyAt(i);
+      keys.sort();
+      const order = new Uint32Array(this.n);
+      for (let i = 0; i < this.n; i++) order[i] = this.index.get(keys[i])!;
+      this.order = order;
+    }
+    return this.order;
+  }
+
+  /** First position in sorted() whose key is >= `key`. */
+  lowerBound(key: number): number {
+    const order = this.sorted();
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.keyAt(order[mid]) < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** IPv6 bytes of slot i (a view: do not keep it across a change). */
+  ipv6At(i: number): Uint8Array {
+    return this.ipv6.subarray(i * 16, i * 16 + 16);
+  }
+
+  prefixLenAt(i: number): number {
+    return this.prefixLen[i];
+  }
+
+  psidAt(i: number): number {
+    return this.psid[i];
+  }
+
+  ipv4At(i: number): number {
+    return this.ipv4[i];
+  }
+
+  private grow(): void {
+    if (this.n < this.ipv4.length) return;
+    const cap = this.ipv4.length * 2;
+    const g = <T extends Uint8Array | Uint16Array | Uint32Array>(a: T, c: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(c);
+      b.set(a);
+      return b;
+    };
+    this.ipv4 = g(this.ipv4, cap);
+    this.psid = g(this.psid, cap);
+    this.psidLen = g(this.psidLen, cap);
+    this.psidOffset = g(this.psidOffset, cap);
+    this.prefixLen = g(this.prefixLen, cap);
+    this.ipv6 = g(this.ipv6, cap * 16);
+  }
+}
