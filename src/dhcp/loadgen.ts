@@ -8,8 +8,8 @@
 // Used by bench/dhcp4o6.bench.ts (figures for xbr and for Kea) and by the durability
 // test (a lease storm while the server is SIGKILLed). Bounded in count and time.
 import dgram from 'node:dgram';
-import { clientMessage, decodeResponse, encodeQuery, simClient, type SimClient } from './client.js';
 import { Dhcp4MessageType as T, ipv6FromBytes, ipv6ToBytes } from './codec/index.js';
+import { QueryFactory, readAnswer, type Offer } from './loadgen-wire.js';
 
 export interface LoadOptions {
   host: string;
@@ -34,6 +34,8 @@ export interface LoadOptions {
   stop?: () => boolean;
   /** The relay's link-address. Default '::' (site = the peer's prefix). */
   linkAddress?: string;
+  /** Bind the generator's socket to this UDP port (Kea answers a fixed client port, its -P). Default: any. */
+  localPort?: number;
 }
 
 export interface Ack {
@@ -63,17 +65,18 @@ export function simB4(n: number): string {
 
 interface Flight {
   n: number;
-  c: SimClient;
   xid: number;
   state: 'discover' | 'request';
   sentAt: number;
   tries: number;
-  offer?: { yiaddr: string; serverId?: string; pp?: { offset: number; psidLen: number; psid: number } };
+  offer?: Offer;
 }
+
+const dotted = (v: number) => `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const sock = dgram.createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4' });
-  await new Promise<void>((r) => sock.bind(0, o.host.includes(':') ? '::' : '0.0.0.0', () => r()));
+  await new Promise<void>((r) => sock.bind(o.localPort ?? 0, o.host.includes(':') ? '::' : '0.0.0.0', () => r()));
   try {
     sock.setRecvBufferSize(8 << 20);
     sock.setSendBufferSize(8 << 20);
@@ -91,20 +94,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let next = 0;
   const start = performance.now();
 
+  const factory = new QueryFactory(portAware, relay ? link : null);
   const send = (f: Flight) => {
     f.sentAt = performance.now();
-    const m =
-      f.state === 'discover'
-        ? clientMessage(T.DISCOVER, f.c, { xid: f.xid })
-        : clientMessage(T.REQUEST, f.c, { xid: f.xid, requestedAddress: f.offer!.yiaddr, serverId: f.offer!.serverId, portParams: f.offer!.pp });
-    const buf = encodeQuery(m, false, relay ? { link, peer: simB4(f.n) } : undefined);
+    const buf = f.state === 'discover' ? factory.discoverFor(f.n, f.xid) : factory.requestFor(f.n, f.xid, f.offer!);
     sock.send(buf, o.port, o.host);
   };
 
   const launch = () => {
     while (flights.size < o.inFlight && next < o.clients && !(o.stop?.() ?? false)) {
       const n = first + next++;
-      const f: Flight = { n, c: simClient(n, portAware), xid: (0x40000000 + n) >>> 0, state: 'discover', sentAt: 0, tries: 1 };
+      const f: Flight = { n, xid: (0x40000000 + n) >>> 0, state: 'discover', sentAt: 0, tries: 1 };
       flights.set(f.xid, f);
       send(f);
     }
@@ -128,26 +128,22 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     };
     sock.on('message', (buf) => {
       if (done) return;
-      let r;
-      try {
-        r = decodeResponse(buf);
-      } catch {
-        return;
-      }
-      const f = flights.get(r.v4.xid);
+      const r = readAnswer(buf);
+      if (r === null) return;
+      const f = flights.get(r.xid);
       if (f === undefined) return;
-      const t = r.v4.options.messageType;
+      const t = r.type;
       if (f.state === 'discover' && t === T.OFFER) {
         f.state = 'request';
-        f.offer = { yiaddr: r.v4.yiaddr, serverId: r.v4.options.serverId, pp: r.v4.options.portParams };
+        f.offer = { yiaddr: r.yiaddr, serverId: r.serverId, pp: r.pp };
         send(f);
       } else if (f.state === 'request' && t === T.ACK) {
         flights.delete(f.xid);
         const a: Ack = {
           client: f.n,
-          yiaddr: r.v4.yiaddr,
-          psid: r.v4.options.portParams?.psid ?? null,
-          psidLen: r.v4.options.portParams?.psidLen ?? 0,
+          yiaddr: dotted(r.yiaddr),
+          psid: r.pp?.psid ?? null,
+          psidLen: r.pp?.psidLen ?? 0,
           b4: ipv6FromBytes(ipv6ToBytes(simB4(f.n))), // RFC 5952 text
           at: performance.now() - start,
         };

@@ -71,7 +71,11 @@ export class GroupCommit {
 
   private flush(): void {
     while (this.inFlight < this.concurrency && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      // Spread what is waiting over the free connections (PostgreSQL), so that they
+      // work in parallel instead of one taking everything.
+      const free = this.concurrency - this.inFlight;
+      const share = Math.ceil(this.queue.length / free);
+      const batch = this.queue.splice(0, Math.min(this.maxBatch, Math.max(share, 8)));
       this.inFlight++;
       void this.run(batch).finally(() => {
         this.inFlight--;
