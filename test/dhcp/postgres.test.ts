@@ -80,8 +80,8 @@ dhcp4o6:
     const [a, b] = await Promise.all([startDhcp(['-c', cfg]), startDhcp(['-c', cfg])]);
     children.push(a, b);
     const [ra, rb] = await Promise.all([
-      runLoad({ host: '::1', port: a.port, clients: 200, inFlight: 64, firstClient: 0, timeoutMs: 3000, tries: 2, deadlineMs: 60_000 }),
-      runLoad({ host: '::1', port: b.port, clients: 200, inFlight: 64, firstClient: 1000, timeoutMs: 3000, tries: 2, deadlineMs: 60_000 }),
+      runLoad({ host: '::1', port: a.port, clients: 200, inFlight: 64, firstClient: 0, timeoutMs: 1000, tries: 4, deadlineMs: 90_000 }),
+      runLoad({ host: '::1', port: b.port, clients: 200, inFlight: 64, firstClient: 1000, timeoutMs: 1000, tries: 4, deadlineMs: 90_000 }),
     ]);
     const all: Ack[] = [...ra.acked, ...rb.acked];
     expect(ra.acked.length).toBeGreaterThan(50);

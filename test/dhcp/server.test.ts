@@ -482,6 +482,45 @@ describe('DHCPv6 for the 4o6 client', () => {
   });
 });
 
+describe('MAP-E container', () => {
+  it('Information-request asking for S46_CONT_MAPE gets rules (with S46_PORTPARAMS) and the BR', async () => {
+    const yaml = BASE_YAML.replace(
+      'mode: lw4o6\nbr: 2001:db8:ffff::1',
+      'mode: map-e\nbr: 2001:db8:ffff::1\nrules:\n  - ipv6-prefix: 2001:db8:100::/40\n    ipv4-prefix: 192.0.2.0/24\n    ea-len: 14\n    psid-offset: 4',
+    );
+    const { s } = await env.server(yaml);
+    const req = encodeDhcp6Message({
+      kind: 'client-server',
+      msgType: Dhcp6MessageType.INFORMATION_REQUEST,
+      transactionId: 9,
+      options: [{ kind: 'oro', codes: [88, 94] }],
+    });
+    const out = decodeDhcp6Message((await s.handleDatagram(req, { address: 'fe80::1', port: 546 }))!);
+    const c = s46FromDhcp6Option(findRawOptions(out.options, 94)[0]);
+    expect(c).toEqual({
+      kind: 'cont-mape',
+      options: [
+        {
+          kind: 'rule',
+          fmr: false,
+          eaLen: 14,
+          prefix4Len: 24,
+          ipv4Prefix: '192.0.2.0',
+          prefix6Len: 40,
+          ipv6Prefix: '2001:db8:100::',
+          options: [{ kind: 'portparams', offset: 4, psidLen: 0, psid: 0 }],
+        },
+        { kind: 'br', address: '2001:db8:ffff::1' },
+      ],
+    });
+    // no container the client did not ask for
+    const plain = encodeDhcp6Message({ kind: 'client-server', msgType: Dhcp6MessageType.INFORMATION_REQUEST, transactionId: 10, options: [{ kind: 'oro', codes: [88] }] });
+    const out2 = decodeDhcp6Message((await s.handleDatagram(plain, { address: 'fe80::1', port: 546 }))!);
+    expect(findRawOptions(out2.options, 94)).toHaveLength(0);
+    expect(findRawOptions(out2.options, 88)).toHaveLength(1);
+  });
+});
+
 describe('expiry and restart', () => {
   it('an expired lease is freed and its binding removed; a restart restores unexpired ones', async () => {
     const { s, sink } = await env.server();
