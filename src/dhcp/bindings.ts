@@ -58,6 +58,20 @@ export class MapBindingSink implements BindingSink {
   }
 }
 
+/** Forwards to another sink and remembers which (IPv4, PSID) it holds there. */
+export class TrackingSink implements BindingSink {
+  readonly keys = new Set<string>();
+  constructor(readonly inner: BindingSink) {}
+  put(b: BindingSpec): void {
+    this.inner.put(b);
+    this.keys.add(`${b.ipv4 >>> 0}/${b.psid}`);
+  }
+  remove(ipv4: number, psid: number): void {
+    this.inner.remove(ipv4, psid);
+    this.keys.delete(`${ipv4 >>> 0}/${psid}`);
+  }
+}
+
 export interface BindingRule {
   mode: Mode;
   cePrefixLength: number;

@@ -48,7 +48,7 @@ import {
   type Duid,
 } from './codec/index.js';
 import { buildPools, type Pool } from './allocator.js';
-import { bindingOf, MapBindingSink, type BindingSink } from './bindings.js';
+import { bindingOf, MapBindingSink, TrackingSink, type BindingSink } from './bindings.js';
 import { Counters } from './counters.js';
 import { ExpirySweeper } from './expiry.js';
 import { StoreLeaseService, type LeaseService } from './lease-service.js';
@@ -112,6 +112,8 @@ const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2';
 export class Dhcp4o6Server {
   readonly counters = new Counters();
   readonly sink: BindingSink;
+  /** `sink`, remembering which bindings this server holds there (for resync). */
+  private readonly out: TrackingSink;
   readonly pools: Pool[];
   readonly leases: LeaseService;
   /** This process's id in published changes (PostgreSQL). */
@@ -134,12 +136,13 @@ export class Dhcp4o6Server {
     this.origin = origin;
     this.log = opts.log ?? (() => {});
     this.sink = opts.sink ?? new MapBindingSink();
+    this.out = new TrackingSink(this.sink);
     this.pools = buildPools(opts.config);
     this.leases = isLeaseService(store) ? store : new StoreLeaseService(store, dhcp['commit-batch'], storeConcurrency(store));
     const bindingRule = { mode: opts.config.mode, cePrefixLength: dhcp['ce-prefix-length'], allowLoopback: opts.allowLoopbackBindings };
-    this.v4 = new Dhcp4Service({ dhcp, pools: this.pools, leases: this.leases, sink: this.sink, counters: this.counters, bindingRule, now: opts.now });
+    this.v4 = new Dhcp4Service({ dhcp, pools: this.pools, leases: this.leases, sink: this.out, counters: this.counters, bindingRule, now: opts.now });
     this.v6 = new Dhcp6Service({ config: opts.config, serverDuid: serverDuid, counters: this.counters });
-    this.expiry = new ExpirySweeper(store, this.sink, this.counters, dhcp['expiry-interval'] * 1000, opts.now);
+    this.expiry = new ExpirySweeper(store, this.out, this.counters, dhcp['expiry-interval'] * 1000, opts.now);
   }
 
   /**
@@ -179,25 +182,56 @@ export class Dhcp4o6Server {
   private async restore(): Promise<void> {
     if (this.store.follow !== undefined) {
       // LISTEN first, then read: a change committed in between is seen (twice at worst; puts and removes are idempotent).
-      await this.store.follow((c) => {
-        const b = bindingOf(c.row);
-        if (c.op === 'put' && b !== null) this.sink.put(b);
-        else if (c.op === 'remove') this.sink.remove(c.row.ipv4, c.row.psid);
-        this.counters.inc(`followed-${c.op}`);
-      });
+      await this.store.follow(
+        (c) => {
+          const b = bindingOf(c.row);
+          if (c.op === 'put' && b !== null) this.out.put(b);
+          else if (c.op === 'remove') this.out.remove(c.row.ipv4, c.row.psid);
+          this.counters.inc(`followed-${c.op}`);
+        },
+        () => this.resync(),
+      );
     }
+    const n = await this.putActive();
+    this.log(`restored ${n} bindings`);
+    this.counters.inc('restored-bindings', n);
+    this.expiry.start();
+  }
+
+  /** Puts every unexpired lease of the store into the sink; returns how many. */
+  private async putActive(): Promise<number> {
     const now = (this.opts.now ?? Date.now)();
     let n = 0;
     for (const row of await this.store.active(now)) {
       const b = bindingOf(row);
       if (b !== null) {
-        this.sink.put(b);
+        this.out.put(b);
         n++;
       }
     }
-    this.counters.inc('restored-bindings', n);
-    this.log(`restored ${n} bindings`);
-    this.expiry.start();
+    return n;
+  }
+
+  /**
+   * After the store's change feed was interrupted (PostgreSQL LISTEN connection lost):
+   * the bindings become exactly the store's active leases again — every one put, and
+   * every binding this server put that is no longer a lease removed.
+   */
+  private async resync(): Promise<void> {
+    const now = (this.opts.now ?? Date.now)();
+    const active = new Set<string>();
+    for (const row of await this.store.active(now)) {
+      const b = bindingOf(row);
+      if (b === null) continue;
+      active.add(`${b.ipv4 >>> 0}/${b.psid}`);
+      this.out.put(b);
+    }
+    for (const k of [...this.out.keys]) {
+      if (active.has(k)) continue;
+      const [v4, psid] = k.split('/').map(Number);
+      this.out.remove(v4, psid);
+    }
+    this.counters.inc('resyncs');
   }
 
   /** Binds the configured (or given) UDP endpoints. */

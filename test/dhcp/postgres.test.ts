@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { compileRules } from '../../src/core/blob.js';
 import { Engine } from '../../src/core/engine.js';
-import { EngineBindingSink } from '../../src/dhcp/bindings.js';
+import { EngineBindingSink, MapBindingSink } from '../../src/dhcp/bindings.js';
+import { PostgresLeaseStore } from '../../src/dhcp/store/postgres.js';
 import { clientMessage, encodeQuery, simClient } from '../../src/dhcp/client.js';
 import { Dhcp4MessageType as T, ipv6FromBytes } from '../../src/dhcp/codec/index.js';
 import { runLoad, type Ack } from '../../src/dhcp/loadgen.js';
@@ -129,6 +130,51 @@ dhcp4o6:
       while (engine.bindingCount !== before && Date.now() < d2) await new Promise((res) => setTimeout(res, 20));
       sock.close();
       expect(engine.bindingCount).toBe(before);
+    } finally {
+      await br.stop();
+    }
+  });
+
+  it('a BR whose LISTEN connection is lost reconnects and resyncs: what changed meanwhile is applied', async () => {
+    const cfg = join(dir, 'resync.yaml');
+    writeFileSync(cfg, yaml('100.64.2.0/28'));
+    const a = await startDhcp(['-c', cfg]);
+    children.push(a);
+    const config = parseConfig(yaml('100.64.2.0/28'), 'resync.yaml');
+    const sink = new MapBindingSink();
+    const br = await Dhcp4o6Server.create({ config, sink });
+    const base = sink.table.size; // the earlier tests' leases in this database
+    try {
+      const first = await runLoad({ host: '::1', port: a.port, clients: 2, inFlight: 2, firstClient: 7000, deadlineMs: 10_000 });
+      expect(first.acked).toHaveLength(2);
+      const wait = async (cond: () => boolean) => {
+        const d = Date.now() + 15_000;
+        while (!cond() && Date.now() < d) await new Promise((res) => setTimeout(res, 25));
+      };
+      await wait(() => sink.table.size === base + 2);
+      expect(sink.table.size).toBe(base + 2);
+      // Cut the BR's LISTEN connection, then change leases while it is away.
+      const store = br.store as PostgresLeaseStore;
+      const pid = await store.listenerPid();
+      const admin = new pg.Client({ connectionString: BASE_URL });
+      await admin.connect();
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      await admin.end();
+      const gone = first.acked[0];
+      const dgram = await import('node:dgram');
+      const sock = dgram.createSocket('udp6');
+      const rel = clientMessage(T.RELEASE, simClient(7000), { xid: 2, ciaddr: gone.yiaddr, serverId: '192.0.0.1', portParams: { offset: 6, psidLen: 4, psid: gone.psid! } });
+      sock.send(encodeQuery(rel, true, { link: '::', peer: gone.b4 }), a.port, '::1');
+      const more = await runLoad({ host: '::1', port: a.port, clients: 3, inFlight: 3, firstClient: 7100, deadlineMs: 10_000 });
+      sock.close();
+      expect(more.acked).toHaveLength(3);
+      // After the reconnect (back-off 250 ms) and resync: 1 + 3 leases, the released one gone.
+      await wait(() => sink.table.size === base + 4 && store.followerLosses > 0 && br.counters.get('resyncs') > 0);
+      expect(store.followerLosses).toBeGreaterThan(0);
+      expect(br.counters.get('resyncs')).toBeGreaterThan(0);
+      expect(sink.table.size).toBe(base + 4);
+      const [p, q, r, t] = gone.yiaddr.split('.').map(Number);
+      expect(sink.get(((p << 24) | (q << 16) | (r << 8) | t) >>> 0, gone.psid!)).toBeUndefined();
     } finally {
       await br.stop();
     }

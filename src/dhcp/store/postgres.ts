@@ -265,41 +265,80 @@ export class PostgresLeaseStore implements LeaseStore {
     await this.pool.query('INSERT INTO xbr_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
   }
 
-  async follow(onChange: (change: BindingChange) => void): Promise<void> {
-    const l = new pg.Client({ connectionString: this.url });
-    l.on('error', () => {
-      /* reported through missing updates; a production deployment restarts the follower */
-    });
-    await l.connect();
-    l.on('notification', (n) => {
-      if (n.channel !== CHANNEL || n.payload === undefined) return;
-      let p: Payload;
-      try {
-        p = JSON.parse(n.payload) as Payload;
-      } catch {
-        return;
-      }
-      if (p.o === this.origin) return; // our own change: already applied
-      onChange({
-        op: p.op,
-        row: {
-          ipv4: p.ipv4,
-          psid: p.psid,
-          pool: '',
-          psidLen: p.k,
-          psidOffset: p.a,
-          state: p.op === 'put' ? 'bound' : 'free',
-          client: null,
-          expiresAt: 0,
-          site: null,
-          ipv6: p.v6 === null ? null : Uint8Array.from(Buffer.from(p.v6, 'hex')),
-          prefixLen: p.l,
-          freedAt: 0,
-        },
+  async follow(onChange: (change: BindingChange) => void, onResync: () => Promise<void>): Promise<void> {
+    let backoff = 250;
+    const connect = async (): Promise<void> => {
+      const l = new pg.Client({ connectionString: this.url });
+      let lost = false;
+      const onLost = () => {
+        if (lost || this.closed) return;
+        lost = true;
+        this.followerLosses++;
+        l.end().catch(() => {});
+        // Reconnect, then resync: changes published while we were away are re-read.
+        const retry = () => {
+          if (this.closed) return;
+          connect()
+            .then(() => {
+              backoff = 250;
+              return onResync();
+            })
+            .catch(() => {
+              backoff = Math.min(backoff * 2, 30_000);
+              setTimeout(retry, backoff).unref();
+            });
+        };
+        setTimeout(retry, backoff).unref();
+      };
+      l.on('error', onLost);
+      l.on('end', onLost);
+      l.on('notification', (n) => {
+        if (n.channel !== CHANNEL || n.payload === undefined) return;
+        let p: Payload;
+        try {
+          p = JSON.parse(n.payload) as Payload;
+        } catch {
+          return;
+        }
+        if (p.o === this.origin) return; // our own change: already applied
+        onChange({
+          op: p.op,
+          row: {
+            ipv4: p.ipv4,
+            psid: p.psid,
+            pool: '',
+            psidLen: p.k,
+            psidOffset: p.a,
+            state: p.op === 'put' ? 'bound' : 'free',
+            client: null,
+            expiresAt: 0,
+            site: null,
+            ipv6: p.v6 === null ? null : Uint8Array.from(Buffer.from(p.v6, 'hex')),
+            prefixLen: p.l,
+            freedAt: 0,
+          },
+        });
       });
-    });
-    await l.query(`LISTEN ${CHANNEL}`);
-    this.listener = l;
+      try {
+        await l.connect();
+        await l.query(`LISTEN ${CHANNEL}`);
+      } catch (e) {
+        l.removeListener('end', onLost);
+        l.removeListener('error', onLost);
+        await l.end().catch(() => {});
+        throw e;
+      }
+      this.listener = l;
+    };
+    await connect();
+  }
+
+  /** How many times the LISTEN connection was lost (and re-established). */
+  followerLosses = 0;
+
+  /** The backend pid of the LISTEN connection (tests: terminate it to simulate a lost connection). */
+  async listenerPid(): Promise<number | undefined> {
+    return this.listener === undefined ? undefined : Number((await this.listener.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid);
   }
 
   async close(): Promise<void> {

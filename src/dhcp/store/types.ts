@@ -115,9 +115,12 @@ export interface LeaseStore {
   /**
    * Where several servers share the store (PostgreSQL): calls `onChange` for every
    * binding change another server published, from the moment the returned promise
-   * resolves (LISTEN is in place). Absent where one process owns the store.
+   * resolves (LISTEN is in place). When the listening connection is lost it is
+   * re-established (with back-off) and `onResync` is called once LISTEN is back, so
+   * the caller can re-read the active leases: nothing missed while it was down stays
+   * missed. Absent where one process owns the store.
    */
-  follow?(onChange: (change: BindingChange) => void): Promise<void>;
+  follow?(onChange: (change: BindingChange) => void, onResync: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
