@@ -153,6 +153,12 @@ export class Dhcp4o6Server {
   static async create(opts: Dhcp4o6ServerOptions): Promise<Dhcp4o6Server> {
     const dhcp = opts.config.dhcp4o6;
     if (dhcp === undefined) throw new Error('the configuration has no dhcp4o6 section');
+    buildPools(opts.config).forEach((p, i) => {
+      // RFC 7618 section 8: reserved ports are never leased; a pool left with nothing to lease is a configuration error.
+      if (p.psids.length === 0) {
+        throw new Error(`dhcp4o6.pools[${i}] (${p.name}): every port set of PSID-len ${p.psidLen}, offset ${p.psidOffset} holds a reserved port`);
+      }
+    });
     const origin = randomUUID();
     const worker = opts.sqliteWorker ?? existsSync(fileURLToPath(new URL('./store/sqlite-worker-main.js', import.meta.url)));
     const store = opts.store ?? (await openLeaseStore(dhcp['lease-store'], opts.configDir ?? process.cwd(), origin, worker));

@@ -595,6 +595,39 @@ describe('bad input', () => {
     void Dhcp4OptionCode;
   });
 
+  it('mutated valid queries (direct and relayed) never throw, never hit an internal error, never lease twice', async () => {
+    const { s } = await env.server();
+    const { clientMessage } = await import('../../src/dhcp/client.js');
+    const { encodeQuery } = await import('../../src/dhcp/client.js');
+    let seed = 987654;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const seeds: Uint8Array[] = [];
+    for (let i = 0; i < 8; i++) {
+      const c = simClient(500 + i);
+      const relay = i % 2 === 0 ? { link: '2001:db8:9::1', peer: b4(500 + i) } : undefined;
+      seeds.push(encodeQuery(clientMessage(T.DISCOVER, c, { xid: i }), false, relay));
+      seeds.push(encodeQuery(clientMessage(T.REQUEST, c, { xid: i, requestedAddress: '198.51.100.1', serverId: '192.0.0.1', portParams: { offset: 6, psidLen: 2, psid: 1 } }), i % 3 === 0, relay));
+      seeds.push(encodeQuery(clientMessage(T.RELEASE, c, { xid: i, ciaddr: '198.51.100.1', portParams: { offset: 6, psidLen: 2, psid: 1 } }), true, relay));
+    }
+    for (let i = 0; i < 3000; i++) {
+      const b = seeds[i % seeds.length].slice();
+      const flips = 1 + Math.floor(rnd() * 4);
+      for (let f = 0; f < flips; f++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      const cut = rnd() < 0.1 ? Math.floor(rnd() * b.length) : b.length;
+      await s.handleDatagram(b.subarray(0, cut), { address: b4(i % 50), port: 546 });
+    }
+    expect(s.counters.sum('drop-internal')).toBe(0);
+    expect(s.counters.get('drop-store-error')).toBe(0);
+    const rows = (await s.store.all()).filter((r) => r.state === 'bound' || r.state === 'offered');
+    const clients = rows.map((r) => r.client);
+    expect(new Set(rows.map((r) => `${r.ipv4}/${r.psid}`)).size).toBe(rows.length);
+    // a client holds at most one slot per pool kind
+    const perClient = new Map<string, number>();
+    for (const r of rows) perClient.set(`${r.client}/${r.psidLen > 0}`, (perClient.get(`${r.client}/${r.psidLen > 0}`) ?? 0) + 1);
+    expect(Math.max(0, ...perClient.values())).toBeLessThanOrEqual(1);
+    void clients;
+  });
+
   it('random garbage never throws and never leases', async () => {
     const { s } = await env.server();
     let seed = 12345;
