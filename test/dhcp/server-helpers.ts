@@ -1,6 +1,8 @@
-// Helpers for the 4o6 server tests: a config, an in-process server over a temp SQLite
-// file (no sockets: handleDatagram), and the client exchanges.
+// Helpers for the 4o6 server tests: a config, an in-process server (no sockets:
+// handleDatagram) over a temp SQLite file or a fresh PostgreSQL database, and the
+// client exchanges.
 import { mkdtempSync, rmSync } from 'node:fs';
+import pg from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
@@ -25,18 +27,48 @@ dhcp4o6:
       ipv4: 203.0.113.0/30
 `;
 
+export type StoreKind = 'sqlite' | 'postgres';
+
+/** Where the PostgreSQL tests connect (scripts/start-postgres.sh sets this up). */
+export const PG_URL = process.env.XBR_PG_URL ?? 'postgres://xbr:xbr@127.0.0.1:5432/xbr';
+
+let dbSeq = 0;
+
+/** A temp dir (SQLite file) or a fresh PostgreSQL database per test, servers to stop. */
 export class TestEnv {
   readonly dir = mkdtempSync(join(tmpdir(), 'xbr-dhcp-'));
   clock = 1_800_000_000_000;
   readonly servers: Dhcp4o6Server[] = [];
+  private readonly dbName = `xbr_s_${process.pid}_${Date.now()}_${dbSeq++}`;
+  private dbCreated = false;
+
+  constructor(readonly kind: StoreKind = 'sqlite') {}
+
+  private storeSpec(): string {
+    return this.kind === 'sqlite' ? `sqlite:${join(this.dir, 'leases.db')}` : PG_URL.replace(/\/[^/?]*(\?|$)/, `/${this.dbName}$1`);
+  }
 
   config(yaml = BASE_YAML, extra: Record<string, string> = {}) {
-    let text = yaml.replace('dhcp4o6:\n', `dhcp4o6:\n  lease-store: sqlite:${join(this.dir, 'leases.db')}\n`);
+    let text = yaml.replace('dhcp4o6:\n', `dhcp4o6:\n  lease-store: ${this.storeSpec()}\n`);
     for (const [k, v] of Object.entries(extra)) text = text.replace('dhcp4o6:\n', `dhcp4o6:\n  ${k}: ${v}\n`);
     return parseConfig(text, 'test.yaml');
   }
 
+  private async admin<T>(f: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      return await f(c);
+    } finally {
+      await c.end();
+    }
+  }
+
   async server(yaml = BASE_YAML, extra: Record<string, string> = {}, sink = new MapBindingSink()): Promise<{ s: Dhcp4o6Server; sink: MapBindingSink }> {
+    if (this.kind === 'postgres' && !this.dbCreated) {
+      await this.admin((c) => c.query(`CREATE DATABASE ${this.dbName}`));
+      this.dbCreated = true;
+    }
     const s = await Dhcp4o6Server.create({ config: this.config(yaml, extra), sink, now: () => this.clock });
     this.servers.push(s);
     return { s, sink };
@@ -44,6 +76,11 @@ export class TestEnv {
 
   async cleanup(): Promise<void> {
     for (const s of this.servers) await s.stop();
+    this.servers.length = 0;
+    if (this.dbCreated) {
+      await this.admin((c) => c.query(`DROP DATABASE IF EXISTS ${this.dbName} WITH (FORCE)`));
+      this.dbCreated = false;
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
