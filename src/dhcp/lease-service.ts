@@ -42,7 +42,8 @@ export class StoreLeaseService implements LeaseService {
   bind(h: Holder, slot: Slot, eligible: readonly string[], kind: RequestKind, now: number, leaseUntil: number): Promise<BindResult> {
     return this.commit.submit(async (tx) => {
       const r = await bind(tx, h, slot, eligible, kind, now, leaseUntil);
-      if (r.kind === 'ack' && r.row.ipv6 !== null) await tx.publish({ op: 'put', row: r.row });
+      // bindOne (PostgreSQL) publishes inside its statement.
+      if (r.kind === 'ack' && r.row.ipv6 !== null && tx.bindOne === undefined) await tx.publish({ op: 'put', row: r.row });
       return r;
     }, h.site);
   }

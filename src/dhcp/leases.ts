@@ -1,7 +1,9 @@
 // The lease operations the DHCPv4 state machine needs, each one unit of work run
 // inside a store transaction (store/types.ts) — so each is atomic, and with group
-// commit durable before its caller builds a reply. Written once over LeaseTx, so the
-// SQLite and PostgreSQL stores behave the same.
+// commit durable before its caller builds a reply. Written over LeaseTx, so every store
+// behaves the same; the PostgreSQL store runs the two hot ones (allocate, bind) as one
+// SQL function call each (store/postgres.ts), step for step the same, checked by
+// running the whole server suite over both stores (server.test.ts, server-pg.test.ts).
 import type { AllocationPlan } from './allocator.js';
 import type { LeaseRow, LeaseTx } from './store/types.js';
 
@@ -37,6 +39,9 @@ function take(row: LeaseRow, h: Holder, state: 'offered' | 'bound', until: numbe
  * until `offerUntil`.
  */
 export async function allocate(tx: LeaseTx, h: Holder, plan: AllocationPlan, now: number, offerUntil: number): Promise<AllocateResult> {
+  // A store may do the whole operation in one statement (PostgreSQL: xbr_allocate(),
+  // which mirrors this function step for step; server-pg.test.ts runs the same suite).
+  if (tx.allocateOne !== undefined) return tx.allocateOne(h, plan, now, offerUntil);
   const mine = await tx.byClient(h.client, plan.eligible);
   // 1. "The client's current address with the PSID, as recorded in the client's current lease binding"
   const current = mine.find((r) => r.state === 'bound' && r.expiresAt > now) ?? mine.find((r) => held(r, now));
@@ -84,7 +89,7 @@ export async function allocate(tx: LeaseTx, h: Holder, plan: AllocationPlan, now
 export type RequestKind = 'selecting' | 'init-reboot' | 'renewing' | 'rebinding';
 
 export type BindResult =
-  | { kind: 'ack'; row: LeaseRow; before: LeaseRow }
+  | { kind: 'ack'; row: LeaseRow }
   | { kind: 'nak'; why: string }
   | { kind: 'silent'; why: string };
 
@@ -105,6 +110,8 @@ export async function bind(
   // RFC 2131 4.3.2: a REBINDING client broadcast to any server; one with no record stays silent.
   const unknown = (why: string): BindResult => (kind === 'rebinding' || kind === 'init-reboot' ? { kind: 'silent', why } : { kind: 'nak', why });
   if (slot === undefined) return kind === 'rebinding' ? { kind: 'silent', why: 'not-our-address' } : { kind: 'nak', why: 'not-our-address' };
+  // PostgreSQL: xbr_bind(), the steps below in one statement (it also publishes the change).
+  if (tx.bindOne !== undefined) return tx.bindOne(h, slot, eligible, kind, now, leaseUntil);
   let row: LeaseRow | undefined;
   if (slot.psid !== null) row = await tx.get(slot.ipv4, slot.psid);
   else row = (await tx.byClient(h.client, eligible)).find((r) => r.ipv4 === slot.ipv4);
@@ -113,7 +120,7 @@ export async function bind(
     // Its own offer or lease (a bound lease past its time that expiry has not swept yet is still its).
     const next = take(row, h, 'bound', leaseUntil);
     await tx.write(next);
-    return { kind: 'ack', row: next, before: row };
+    return { kind: 'ack', row: next };
   }
   if (held(row, now) || (row.state === 'declined' && row.expiresAt > now)) return { kind: 'nak', why: 'held-by-another' };
   // Free. Its previous holder may take it back (RFC 2131 4.3.1/4.3.2: the client's
@@ -122,7 +129,7 @@ export async function bind(
   if (await siteFull(tx, h, now)) return { kind: 'nak', why: 'site-limit' };
   const next = take(row, h, 'bound', leaseUntil);
   await tx.write(next);
-  return { kind: 'ack', row: next, before: row };
+  return { kind: 'ack', row: next };
 }
 
 /**

@@ -33,6 +33,11 @@ interface RawRow {
   freed_at: string | number;
 }
 
+/** A row of xbr_allocate / xbr_bind: the outcome, then the lease's columns (NULL when none). */
+type FnRow = RawRow & { res: string };
+
+const bytea = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b));
+
 function fromRaw(r: RawRow): LeaseRow {
   return {
     ipv4: Number(r.ipv4),
@@ -72,6 +77,101 @@ CREATE INDEX IF NOT EXISTS xbr_leases_client ON xbr_leases (client) WHERE client
 CREATE INDEX IF NOT EXISTS xbr_leases_site ON xbr_leases (site) WHERE state IN ('offered', 'bound');
 CREATE INDEX IF NOT EXISTS xbr_leases_expiry ON xbr_leases (expires_at) WHERE state <> 'free';
 CREATE TABLE IF NOT EXISTS xbr_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/**
+ * leases.ts allocate() and bind() as one function call each: the same steps in the
+ * same order, so a lease costs two round trips instead of seven. Kept in step with
+ * leases.ts by running the whole server suite over this store (server-pg.test.ts).
+ */
+const FUNCTIONS = `
+CREATE OR REPLACE FUNCTION xbr_take(r xbr_leases, p_state text, p_client text, p_until bigint, p_site text, p_ipv6 bytea, p_plen int, p_now bigint)
+RETURNS xbr_leases LANGUAGE sql AS $f$
+  UPDATE xbr_leases SET state = p_state, client = p_client, expires_at = p_until, site = p_site, ipv6 = p_ipv6, prefix_len = p_plen, updated_at = p_now
+  WHERE ipv4 = r.ipv4 AND psid = r.psid RETURNING *;
+$f$;
+
+CREATE OR REPLACE FUNCTION xbr_site_full(p_site text, p_client text, p_limit int, p_now bigint)
+RETURNS boolean LANGUAGE sql AS $f$
+  SELECT count(*) >= p_limit FROM (SELECT 1 FROM xbr_leases WHERE site = p_site AND state IN ('offered', 'bound')
+    AND expires_at > p_now AND client <> p_client LIMIT p_limit) s;
+$f$;
+
+CREATE OR REPLACE FUNCTION xbr_allocate(p_client text, p_site text, p_limit int, p_eligible text[], p_req_ipv4 bigint, p_req_psid int,
+  p_order text[], p_now bigint, p_until bigint, p_ipv6 bytea, p_plen int)
+RETURNS TABLE (res text, r xbr_leases) LANGUAGE plpgsql AS $f$
+DECLARE
+  l xbr_leases;
+  p text;
+BEGIN
+  -- 1. the current lease (a bound one first); an offer is extended
+  SELECT * INTO l FROM xbr_leases WHERE client = p_client AND pool = ANY(p_eligible) AND state IN ('bound', 'offered') AND expires_at > p_now
+    ORDER BY (state = 'bound') DESC LIMIT 1 FOR UPDATE;
+  IF FOUND THEN
+    IF l.state = 'offered' THEN l := xbr_take(l, 'offered', p_client, p_until, p_site, p_ipv6, p_plen, p_now); END IF;
+    RETURN QUERY SELECT 'current', l; RETURN;
+  END IF;
+  IF xbr_site_full(p_site, p_client, p_limit, p_now) THEN RETURN QUERY SELECT 'site-limit', NULL::xbr_leases; RETURN; END IF;
+  -- 2. the previous lease, if free (not a declined one)
+  SELECT * INTO l FROM xbr_leases WHERE client = p_client AND pool = ANY(p_eligible)
+    AND (state = 'free' OR (state = 'offered' AND expires_at <= p_now)) ORDER BY freed_at DESC LIMIT 1 FOR UPDATE;
+  IF FOUND THEN
+    RETURN QUERY SELECT 'previous', xbr_take(l, 'offered', p_client, p_until, p_site, p_ipv6, p_plen, p_now); RETURN;
+  END IF;
+  -- 3. the requested slot, if valid (the caller checked) and free
+  IF p_req_ipv4 IS NOT NULL THEN
+    SELECT * INTO l FROM xbr_leases WHERE ipv4 = p_req_ipv4 AND psid = p_req_psid FOR UPDATE;
+    IF FOUND AND l.pool = ANY(p_eligible) AND (l.state = 'free' OR (l.state IN ('offered', 'declined') AND l.expires_at <= p_now)) THEN
+      RETURN QUERY SELECT 'requested', xbr_take(l, 'offered', p_client, p_until, p_site, p_ipv6, p_plen, p_now); RETURN;
+    END IF;
+  END IF;
+  -- 4. a new slot, pool by pool
+  FOREACH p IN ARRAY p_order LOOP
+    SELECT * INTO l FROM xbr_leases WHERE pool = p AND state = 'free' ORDER BY freed_at, ipv4, psid LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+      SELECT * INTO l FROM xbr_leases WHERE pool = p AND state IN ('offered', 'declined') AND expires_at <= p_now
+        ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED;
+    END IF;
+    IF FOUND THEN
+      RETURN QUERY SELECT 'new', xbr_take(l, 'offered', p_client, p_until, p_site, p_ipv6, p_plen, p_now); RETURN;
+    END IF;
+  END LOOP;
+  RETURN QUERY SELECT 'exhausted', NULL::xbr_leases;
+END;
+$f$;
+
+CREATE OR REPLACE FUNCTION xbr_bind(p_client text, p_site text, p_limit int, p_eligible text[], p_ipv4 bigint, p_psid int, p_kind text,
+  p_now bigint, p_until bigint, p_ipv6 bytea, p_plen int, p_origin text)
+RETURNS TABLE (res text, why text, r xbr_leases) LANGUAGE plpgsql AS $f$
+DECLARE
+  l xbr_leases;
+BEGIN
+  IF p_psid IS NOT NULL THEN
+    SELECT * INTO l FROM xbr_leases WHERE ipv4 = p_ipv4 AND psid = p_psid FOR UPDATE;
+  ELSE
+    SELECT * INTO l FROM xbr_leases WHERE client = p_client AND pool = ANY(p_eligible) AND ipv4 = p_ipv4 LIMIT 1 FOR UPDATE;
+  END IF;
+  IF NOT FOUND OR NOT (l.pool = ANY(p_eligible)) THEN
+    RETURN QUERY SELECT CASE WHEN p_kind IN ('rebinding', 'init-reboot') THEN 'silent' ELSE 'nak' END, 'no-record', NULL::xbr_leases; RETURN;
+  END IF;
+  IF l.client = p_client AND l.state IN ('bound', 'offered') AND (l.expires_at > p_now OR l.state = 'bound') THEN
+    NULL; -- its own offer or lease: bound below
+  ELSIF (l.state IN ('offered', 'bound', 'declined') AND l.expires_at > p_now) THEN
+    RETURN QUERY SELECT 'nak', 'held-by-another', NULL::xbr_leases; RETURN;
+  ELSIF l.client IS DISTINCT FROM p_client THEN
+    RETURN QUERY SELECT CASE WHEN p_kind IN ('selecting', 'renewing') THEN 'nak' ELSE 'silent' END,
+      CASE WHEN p_kind IN ('selecting', 'renewing') THEN 'not-offered' ELSE 'no-record' END, NULL::xbr_leases; RETURN;
+  ELSIF xbr_site_full(p_site, p_client, p_limit, p_now) THEN
+    RETURN QUERY SELECT 'nak', 'site-limit', NULL::xbr_leases; RETURN;
+  END IF;
+  l := xbr_take(l, 'bound', p_client, p_until, p_site, p_ipv6, p_plen, p_now);
+  IF l.ipv6 IS NOT NULL THEN
+    PERFORM pg_notify('xbr_leases', json_build_object('o', p_origin, 'op', 'put', 'ipv4', l.ipv4, 'psid', l.psid, 'k', l.psid_len,
+      'a', l.psid_offset, 'v6', encode(l.ipv6, 'hex'), 'l', l.prefix_len)::text);
+  END IF;
+  RETURN QUERY SELECT 'ack', NULL::text, l;
+END;
+$f$;
 `;
 
 /** Wire form of a change in a NOTIFY payload. */
@@ -118,6 +218,7 @@ export class PostgresLeaseStore implements LeaseStore {
       // Several servers may start at once: one creates the schema and slots at a time.
       await c.query('SELECT pg_advisory_lock(7341)');
       await c.query(SCHEMA);
+      await c.query(FUNCTIONS);
       await c.query('BEGIN');
       await c.query("DELETE FROM xbr_leases WHERE state = 'free' AND NOT (pool = ANY($1::text[]))", [pools.map((p) => p.name)]);
       for (const p of pools) {
@@ -177,6 +278,22 @@ export class PostgresLeaseStore implements LeaseStore {
       },
       publish: async (ch) => {
         await c.query('SELECT pg_notify($1, $2)', [CHANNEL, this.payload(ch)]);
+      },
+      allocateOne: async (h, plan, now, offerUntil) => {
+        const { rows: [x] } = await c.query<FnRow>(
+          'SELECT res, (r).* FROM xbr_allocate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+          [h.client, h.site, h.siteLimit, plan.eligible, plan.requested?.ipv4 ?? null, plan.requested?.psid ?? null, plan.order, now, offerUntil, bytea(h.ipv6), h.prefixLen],
+        );
+        if (x.res === 'site-limit' || x.res === 'exhausted') return { ok: false, why: x.res };
+        return { ok: true, row: fromRaw(x), how: x.res as 'current' | 'previous' | 'requested' | 'new' };
+      },
+      bindOne: async (h, slot, eligible, kind, now, leaseUntil) => {
+        const { rows: [x] } = await c.query<FnRow & { why: string | null }>(
+          'SELECT res, why, (r).* FROM xbr_bind($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+          [h.client, h.site, h.siteLimit, eligible, slot.ipv4, slot.psid, kind, now, leaseUntil, bytea(h.ipv6), h.prefixLen, this.origin],
+        );
+        if (x.res === 'ack') return { kind: 'ack', row: fromRaw(x) };
+        return { kind: x.res as 'nak' | 'silent', why: x.why ?? '' };
       },
     };
   }

@@ -12,6 +12,8 @@
 // durably before the caller sees its result, so a reply built from a result is only
 // sent once the lease is on disk (DESIGN.md: "a lease is durable before its ACK is
 // sent"). A transaction takes a *list* of units of work: that is the group commit.
+import type { AllocationPlan } from '../allocator.js';
+import type { AllocateResult, BindResult, Holder, RequestKind } from '../leases.js';
 
 /**
  * free: leasable (client keeps the last holder, for RFC 7618 section 8's "previous
@@ -85,6 +87,20 @@ export interface LeaseTx {
   write(row: LeaseRow): Promise<void>;
   /** Publishes a binding change after commit (PostgreSQL NOTIFY); a no-op where nobody else listens. */
   publish(change: BindingChange): Promise<void>;
+  /**
+   * Optional: leases.ts allocate() as one store call (fewer round trips). Must behave
+   * exactly like the generic version.
+   */
+  allocateOne?(h: Holder, plan: AllocationPlan, now: number, offerUntil: number): Promise<AllocateResult>;
+  /** Optional: leases.ts bind() (for a defined slot) as one store call, publishing the new binding itself. */
+  bindOne?(
+    h: Holder,
+    slot: { ipv4: number; psid: number | null },
+    eligible: readonly string[],
+    kind: RequestKind,
+    now: number,
+    leaseUntil: number,
+  ): Promise<BindResult>;
 }
 
 export interface LeaseStore {
