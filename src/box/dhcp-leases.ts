@@ -12,7 +12,7 @@ import type { XbrConfig } from '../config/schema.js';
 import type { LeaseRow, LeaseStore, PoolSlots } from '../dhcp/store/types.js';
 import { formatIPv4, formatIPv6Prefix, isIPv4, parseIPv4 } from '../map/ip.js';
 import type { LatencyHistogram } from '../metrics/histogram.js';
-import type { LeaseAdapter } from './engine-box.js';
+import type { LeaseAdapter } from './box.js';
 import type { HistogramSnapshot, LeaseFilter, LeaseView, Page, PoolUse } from './types.js';
 
 /** A LeaseStore whose transactions (commit included) are timed into `h`. */
