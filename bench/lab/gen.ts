@@ -9,7 +9,8 @@
 //        [--queues N] [--batch B] [--cpu C] [--pps R]
 //
 // prints "started", then every 100 ms a line "t <ms> sent <n>" (cumulative), and at
-// the end {sent, seconds, pps}. --pps caps the rate (default: as fast as it goes).
+// the end {sent, seconds, pps}. --pps caps the rate (default: as fast as it goes);
+// ahead of it, the generator sleeps.
 
 import { loadXsk, type XskSocket, type Umem } from '../../src/dataplane/xsk.js';
 
@@ -74,7 +75,10 @@ function main(): void {
   }
 
   let sent = 0;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
   const t0 = performance.now();
+  let tokens = 0;
+  let last = t0;
   const end = t0 + seconds * 1000;
   let nextReport = t0;
   process.stdout.write('started\n');
@@ -86,8 +90,19 @@ function main(): void {
       nextReport += 100;
     }
     let budget = batch;
-    if (capPps > 0) budget = Math.min(batch, Math.floor(((now - t0) / 1000) * capPps) - sent);
-    if (budget <= 0) continue;
+    if (capPps > 0) {
+      // token bucket, at most two batches of burst: a generator that fell behind
+      // (its own start-up, a preemption) does not catch up in a line-rate burst
+      tokens = Math.min(2 * batch, tokens + ((now - last) / 1000) * capPps);
+      last = now;
+      budget = Math.min(batch, Math.floor(tokens));
+      if (budget < batch) {
+        // not a whole batch due: sleep (not spin) until it is, so the generator
+        // takes only the CPU its rate needs
+        Atomics.wait(nap, 0, 0, Math.min(1, ((batch - tokens) / capPps) * 1000));
+        continue;
+      }
+    }
     for (const t of txs) {
       const c = addon.complete(t.sock, t.ioBase, RING);
       t.outstanding -= c;
@@ -101,6 +116,7 @@ function main(): void {
       t.outstanding += k;
       t.next += k;
       sent += k;
+      tokens -= k;
     }
   }
   const secs = (performance.now() - t0) / 1000;

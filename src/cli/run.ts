@@ -1,7 +1,8 @@
 // `xbr run --config F [--stats FILE]`: the Border Relay in the foreground — the
 // AF_XDP data plane (one worker per queue) on the configured interfaces. SIGINT /
 // SIGTERM stop it cleanly (sockets closed, XDP program detached) and, with --stats,
-// write the summed counters as JSON; SIGHUP reloads the config: a bad one is refused
+// write the summed counters as JSON (the core's, worker_restarts, and the AF_XDP
+// sockets' statistics as xsk4_* / xsk6_*); SIGHUP reloads the config: a bad one is refused
 // with its reason and the running one stays.
 //
 // Test hook: with XBR_DEBUG_HOOKS=1 in the environment, SIGUSR2 makes a worker thread
@@ -23,6 +24,8 @@ export interface RunOptions {
   mode: SocketMode;
   batch: number;
   cpus?: number[];
+  /** Frames kept on each socket's fill ring. */
+  fill?: number;
   /** Write the summed counters as JSON here on stop. */
   stats?: string;
 }
@@ -46,6 +49,7 @@ export async function runAction(opts: RunOptions, io: CommandIO = stdio): Promis
       mode: opts.mode,
       batch: opts.batch,
       cpus: opts.cpus,
+      fill: opts.fill,
       onEvent: (event, detail) => io.err(`xbr run: ${event} ${JSON.stringify(detail)}`),
     });
   } catch (e) {
@@ -86,7 +90,7 @@ export async function runAction(opts: RunOptions, io: CommandIO = stdio): Promis
       let code = 0;
       if (opts.stats) {
         try {
-          writeFileSync(opts.stats, `${JSON.stringify({ ...total, worker_restarts: dp.restarts }, null, 1)}\n`);
+          writeFileSync(opts.stats, `${JSON.stringify({ ...total, worker_restarts: dp.restarts, ...dp.xskStats }, null, 1)}\n`);
         } catch (e) {
           io.err(`xbr run: cannot write --stats ${opts.stats}: ${firstLine(e)}`);
           code = 1;
@@ -110,12 +114,17 @@ export function register(program: Command): void {
     .option('--mode <mode>', 'AF_XDP bind mode: copy, zerocopy or auto', 'auto')
     .option('--batch <n>', 'packets per batch (1..256)', (v) => Number.parseInt(v, 10), 64)
     .option('--cpus <list>', 'pin workers to these CPUs (comma-separated)', (v) => v.split(',').map((x) => Number.parseInt(x, 10)))
+    .option('--fill <n>', 'frames kept on each AF_XDP fill ring (batch..2048)', (v) => Number.parseInt(v, 10))
     .option('--stats <file>', 'on stop, write the summed counters as JSON')
-    .action(async (o: { config: string; mode: string; batch: number; cpus?: number[]; stats?: string }) => {
+    .action(async (o: { config: string; mode: string; batch: number; cpus?: number[]; fill?: number; stats?: string }) => {
       if (!['copy', 'zerocopy', 'auto'].includes(o.mode)) {
         stdio.err('xbr run: --mode must be copy, zerocopy or auto');
         process.exit(2);
       }
-      process.exitCode = await runAction({ config: o.config, mode: o.mode as SocketMode, batch: o.batch, cpus: o.cpus, stats: o.stats });
+      if (o.fill !== undefined && !(Number.isInteger(o.fill) && o.fill >= 1 && o.fill <= 2048)) {
+        stdio.err('xbr run: --fill must be an integer in 1..2048');
+        process.exit(2);
+      }
+      process.exitCode = await runAction({ config: o.config, mode: o.mode as SocketMode, batch: o.batch, cpus: o.cpus, fill: o.fill, stats: o.stats });
     });
 }

@@ -30,17 +30,23 @@ export interface RunTask {
   bindings: { count: number; ipv4: Uint32Array; psid: Uint16Array; psidLen: Uint8Array; psidOffset: Uint8Array; prefixLen: Uint8Array; ipv6: Uint8Array };
   /** Pin this worker's thread to a CPU (optional). */
   cpu?: number;
+  /** Frames kept on each socket's fill ring (default DEFAULT_FILL; batch..2048). */
+  fill?: number;
 }
 
 export interface RunResult {
   worker: number;
   bindMode: string;
   packets: number;
+  /** The sockets' XDP_STATISTICS at stop, by name: xsk4_<stat> (IPv4 side), xsk6_<stat>. */
+  xsk: Record<string, number>;
 }
 
 const FRAMES = 8192;
 const FRAME_SIZE = 4096;
 const RING = 2048;
+/** Frames kept on each socket's fill ring (RunTask.fill). */
+export const DEFAULT_FILL = RING;
 /**
  * How long an idle worker blocks in poll(). The shim polls one socket per call; a
  * two-armed worker alternates between its IPv4 and IPv6 sockets with a short
@@ -50,12 +56,14 @@ const RING = 2048;
  */
 const IDLE_POLL_MS = 5;
 const IDLE_POLL_TWO_ARMED_MS = 1;
+/** A worker keeps spinning this long after its last packet before it may block. */
+const SPIN_MS = 50;
 
-/** Stocks a socket's fill ring from the core's free frames. */
-function refill(engine: Engine, addon: ReturnType<typeof loadXsk>, sock: XskSocket, want: number): void {
+/** Stocks a socket's fill ring from the core's free frames; returns how many it took. */
+function refill(engine: Engine, addon: ReturnType<typeof loadXsk>, sock: XskSocket, want: number): number {
   const core = engine.core;
   const n = core.framesTake(want);
-  if (n === 0) return;
+  if (n === 0) return 0;
   const accepted = addon.fill(sock, core.ioPtr(), n);
   if (accepted < n) {
     // give back the ones the ring had no room for
@@ -63,6 +71,7 @@ function refill(engine: Engine, addon: ReturnType<typeof loadXsk>, sock: XskSock
     io.copyWithin(0, accepted, n);
     core.framesPut(n - accepted);
   }
+  return accepted;
 }
 
 export function runWorker(task: RunTask): RunResult {
@@ -103,17 +112,41 @@ export function runWorker(task: RunTask): RunResult {
       for (const s of sockets) if (s.ifname === name) addon.registerSocket(prog, s, task.queue);
       addon.closeProgram(prog);
     }
-    for (const s of sockets) refill(engine, addon, s, RING);
+    // Each socket keeps `fill` frames in the kernel's hands (fill ring + its pool):
+    // given = frames the fill ring accepted, got = frames received back on rx. The
+    // default is the whole ring: it is what absorbs the moments this thread does not
+    // run (a shared or busy CPU; in the lab, a fill of 256 lost 0.1-0.8 % of a
+    // 0.5 Mpps flow, 2048 nothing). A shallower fill keeps fewer frames cycling and
+    // cache-hot, which is faster under overload in copy mode (xbr run --fill).
+    const fill = Math.max(task.batch, Math.min(RING, task.fill ?? DEFAULT_FILL));
+    const given = sockets.map((s) => refill(engine, addon, s, fill));
+    const got = sockets.map(() => 0);
 
     const rx = core.rxPtr();
     const tx = core.txPtr();
     const io = core.ioPtr();
+    /**
+     * Transmits `count` descriptors at ptr; those the TX ring has no room for are
+     * dropped and their frames go back to the free list (ignoring tx()'s count
+     * leaked one frame per refused descriptor until the fill rings ran dry).
+     */
+    const send = (s: XskSocket, ptr: number, count: number): void => {
+      const k = addon.tx(s, ptr, count);
+      if (k < count) {
+        const mem = core.memory.buffer;
+        const desc = new DataView(mem);
+        const back = new Uint32Array(mem, io, count - k);
+        for (let i = k; i < count; i++) back[i - k] = desc.getUint32(ptr + 8 * i, true);
+        core.framesPut(count - k);
+      }
+    };
     const batch = task.batch;
     const counters = new BigUint64Array(core.memory.buffer, core.countersPtr(), core.counterCount());
     let nextPublish = 0;
     let packets = 0;
     let idle = 0;
     let pollSide = 0;
+    let lastRx = -Infinity;
     // Test hook (XBR_DEBUG_HOOKS=1 only): the main thread asks this worker to die
     // abruptly, as a crash would, to prove the runtime restarts it (test/lab/).
     const debugHooks = process.env.XBR_DEBUG_HOOKS === '1';
@@ -129,35 +162,53 @@ export function runWorker(task: RunTask): RunResult {
       if (ring.pending() > 0) ring.drain(applyBinding);
 
       let n = addon.rx(s4, rx, batch);
-      if (!oneArmed && n < batch) n += addon.rx(s6, rx + 8 * n, batch - n);
+      got[0] += n;
+      if (!oneArmed && n < batch) {
+        const m = addon.rx(s6, rx + 8 * n, batch - n);
+        got[1] += m;
+        n += m;
+      }
       const now = performance.now();
       if (n > 0) {
         idle = 0;
+        lastRx = now;
         const t = core.process(n, now);
         packets += n;
         if (t > 0) {
           if (oneArmed) {
-            addon.tx(s4, tx, t);
+            send(s4, tx, t);
           } else {
             const v4 = core.txSplit(t);
-            if (v4 > 0) addon.tx(s4, tx, v4);
-            if (t > v4) addon.tx(s6, tx + 8 * v4, t - v4);
+            if (v4 > 0) send(s4, tx, v4);
+            if (t > v4) send(s6, tx + 8 * v4, t - v4);
           }
         }
-      } else if (++idle > 64) {
-        // nothing for a while: flush pending tx, let the kernel refill, then block
-        for (const s of sockets) {
+      } else if (++idle > 64 && now - lastRx > SPIN_MS) {
+        // Idle for SPIN_MS: flush pending tx, deepen the fill rings to the full
+        // ring, let the kernel refill, then block in poll(). poll() watches one
+        // socket, so a two-armed worker alternates and a packet on the other side
+        // waits up to the timeout: the deep fill rings give a burst that comes
+        // meanwhile frames to land in. Busy again, the rings drain back to `fill`
+        // before they are topped up. While traffic comes and goes (gaps shorter
+        // than SPIN_MS) the worker spins instead: sleeping in a blind poll between
+        // the bursts of a 0.8 Mpps flow lost a fifth of it (fill ring empty).
+        for (let i = 0; i < sockets.length; i++) {
+          const s = sockets[i]!;
           addon.tx(s, tx, 0);
+          const room = RING - (given[i]! - got[i]!);
+          if (room > 0) given[i]! += refill(engine, addon, s, room);
           addon.wakeupRx(s);
         }
         if (oneArmed) addon.poll(s4, IDLE_POLL_MS);
         else addon.poll((pollSide ^= 1) === 0 ? s4 : s6, IDLE_POLL_TWO_ARMED_MS);
         idle = 0;
       }
-      for (const s of sockets) {
+      for (let i = 0; i < sockets.length; i++) {
+        const s = sockets[i]!;
         const c = addon.complete(s, io, RING);
         if (c > 0) core.framesPut(c);
-        refill(engine, addon, s, batch);
+        const want = fill - (given[i]! - got[i]!);
+        if (want > 0) given[i]! += refill(engine, addon, s, want);
       }
       if (now >= nextPublish) {
         control.publishCounters(task.worker, counters);
@@ -165,7 +216,11 @@ export function runWorker(task: RunTask): RunResult {
       }
     }
     control.publishCounters(task.worker, counters);
-    return { worker: task.worker, bindMode: s4.mode, packets };
+    const xsk: Record<string, number> = {};
+    sockets.forEach((s, i) => {
+      for (const [k, v] of Object.entries(addon.stats(s))) xsk[`xsk${i === 0 ? 4 : 6}_${k}`] = v;
+    });
+    return { worker: task.worker, bindMode: s4.mode, packets, xsk };
   } finally {
     for (const s of sockets) addon.close(s);
     addon.closeUmem(umem);

@@ -81,6 +81,8 @@ export interface DataplaneOptions {
   batch?: number;
   /** Pin worker i to CPU cpus[i % cpus.length]. */
   cpus?: number[];
+  /** Frames each worker keeps on each socket's fill ring (run-worker.ts DEFAULT_FILL). */
+  fill?: number;
   onEvent?: (event: string, detail: Record<string, unknown>) => void;
 }
 
@@ -98,6 +100,8 @@ export class Dataplane {
   private counterBase: Float64Array[];
   restarts = 0;
   bindMode = 'unknown';
+  /** The AF_XDP sockets' statistics each worker returned at stop (summed). */
+  xskStats: Record<string, number> = {};
 
   private constructor(
     private config: XbrConfig,
@@ -166,6 +170,7 @@ export class Dataplane {
       fragmentSlots: this.config.fragments['table-size'],
       bindings: { count: b.count, ipv4: b.ipv4, psid: b.psid, psidLen: b.psidLen, psidOffset: b.psidOffset, prefixLen: b.prefixLen, ipv6: b.ipv6 },
       cpu: this.opts.cpus?.length ? this.opts.cpus[w % this.opts.cpus.length] : undefined,
+      fill: this.opts.fill,
     };
   }
 
@@ -175,6 +180,7 @@ export class Dataplane {
       try {
         const r = (await this.pool.run(this.task(w))) as RunResult;
         this.bindMode = r.bindMode;
+        for (const [k, v] of Object.entries(r.xsk ?? {})) this.xskStats[k] = (this.xskStats[k] ?? 0) + v;
         return;
       } catch (e) {
         if (this.stopping) return;
