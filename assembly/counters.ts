@@ -23,7 +23,11 @@ export const enum C {
   drop_icmp_truncated, drop_icmp_bad_checksum, drop_icmp_untranslatable, drop_icmp_fragmented,
   drop_icmp_inner_invalid,
   drop_udp_zero_checksum_fragment, drop_frag_no_first, drop_frag_timeout, drop_frag_table_full,
-  drop_tunnel_bad_outer_source, drop_tunnel_bad_br_address, drop_tunnel_not_ipv4, drop_tunnel_inner_invalid, drop_tunnel_outer_fragment,
+  drop_tunnel_bad_outer_source, drop_tunnel_bad_br_address, drop_tunnel_not_ipv4, drop_tunnel_inner_invalid,
+  drop_tunnel_inner_source,
+  tunnel_frag_held, tunnel_reassembled, tunnel_icmp_relayed,
+  drop_tunnel_reasm_invalid, drop_tunnel_reasm_too_big, drop_tunnel_reasm_full, drop_tunnel_reasm_timeout,
+  drop_tunnel_icmp_invalid, drop_tunnel_icmp_not_relayed,
   drop_no_frame, drop_tx_full, drop_no_rules,
   COUNT,
 }
@@ -43,7 +47,11 @@ export const COUNTER_NAMES = "rx4_packets,rx4_bytes,rx6_packets,rx6_bytes," +
   "drop_icmp_truncated,drop_icmp_bad_checksum,drop_icmp_untranslatable,drop_icmp_fragmented," +
   "drop_icmp_inner_invalid," +
   "drop_udp_zero_checksum_fragment,drop_frag_no_first,drop_frag_timeout,drop_frag_table_full," +
-  "drop_tunnel_bad_outer_source,drop_tunnel_bad_br_address,drop_tunnel_not_ipv4,drop_tunnel_inner_invalid,drop_tunnel_outer_fragment," +
+  "drop_tunnel_bad_outer_source,drop_tunnel_bad_br_address,drop_tunnel_not_ipv4,drop_tunnel_inner_invalid," +
+  "drop_tunnel_inner_source," +
+  "tunnel_frag_held,tunnel_reassembled,tunnel_icmp_relayed," +
+  "drop_tunnel_reasm_invalid,drop_tunnel_reasm_too_big,drop_tunnel_reasm_full,drop_tunnel_reasm_timeout," +
+  "drop_tunnel_icmp_invalid,drop_tunnel_icmp_not_relayed," +
   "drop_no_frame,drop_tx_full,drop_no_rules";
 
 // Base of the counter array; set by init() through setCountersBase().

@@ -14,6 +14,8 @@ import { HEADROOM } from './xlat/icmperr';
 import { v4to6 } from './xlat/v4to6';
 import { v6to4 } from './xlat/v6to4';
 import { encap4, decap6 } from './encap/tunnel';
+import { reasmSweep } from './encap/reasm';
+import { prefetchBatch } from './encap/prefetch';
 
 // Room the core needs in front of a packet: IPv4 -> IPv6 grows it by 20 bytes
 // (28 with a Fragment header, 40 for an ICMP error), encapsulation by 40.
@@ -72,6 +74,8 @@ export function processBatch(n: u32, now: f64): u32 {
   resetTx();
   tick(now);
   sweep(8);
+  reasmSweep(); // outer IPv6 fragments waiting for reassembly (encap modes)
+  if (mode != MODE_MAPT) prefetchBatch(n); // the batch's binding-table slots, misses overlapped
   for (let i: u32 = 0; i < n; i++) {
     const d = rxBase + (<usize>i << 3);
     setCurrentIndex(i);

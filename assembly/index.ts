@@ -12,6 +12,7 @@ import { setRulesArea, loadRules, RULE_SIZE, BLOB_RULE_SIZE } from './map/rules'
 import * as bindings from './map/bindings';
 import { setFragArea, fragClear } from './xlat/fragtable';
 import { reasmClear } from './encap/reasm';
+export { benchStageTunnel, benchSeed, benchPrefetch } from './encap/bench';
 import * as frames from './io/frames';
 import { setLinkType as setLink } from './xlat/l2';
 import { resetClock } from './xlat/clock';
@@ -58,7 +59,7 @@ function place(bindLog2: u32, fragLog2: u32, frameCount: u32, frameShift: u32, b
   const order6 = p;
   p = align(p + <usize>MAX_RULES * 4, 64);
   const bind = p;
-  p = align(p + (<usize>1 << bindLog2) * bindings.SLOT, 64);
+  p = align(p + bindings.areaBytes(bindLog2), 64);
   const frag = p;
   p = align(p + (<usize>1 << fragLog2) * FRAG_ENTRY, 64);
   const rx = p;
@@ -164,6 +165,10 @@ export function bindingClear(): void {
 }
 export function bindingSlots(): u32 {
   return bindings.bindingSlots();
+}
+/** Bytes of the binding region: the binding table and its address table. */
+export function bindingTableBytes(bindLog2: u32): f64 {
+  return <f64>bindings.areaBytes(bindLog2);
 }
 
 // ---- frames and batches -----------------------------------------------------------

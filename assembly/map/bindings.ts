@@ -1,54 +1,84 @@
 // The binding table: (IPv4 address, PSID) -> IPv6 prefix or address, for every mode
 // (MAP-T / MAP-E EA-len-0 rules, RFC 7599 section 12.1; lw4o6's binding table,
-// RFC 7596 section 5). One open-addressing hash table in wasm memory, linear probing
+// RFC 7596 section 5). Open-addressing hash tables in wasm memory, linear probing
 // with backward-shift deletion (no tombstones, so look-ups stay short however long
 // the table churns).
 //
-// Two kinds of entry share the table:
-//   ADDR (ipv4, 0)    -> the port-set parameters of that IPv4 address (psid-len,
-//                        psid-offset) and how many bindings use it. A look-up from
-//                        the IPv4 side needs them to turn a port into a PSID.
-//   BIND (ipv4, psid) -> the CE's IPv6 prefix (map-t, map-e) or B4 address (lw4o6).
+// Two tables, one region:
+//   bindings  (ipv4, psid) -> the CE's IPv6 prefix (map-t, map-e) or B4 address
+//             (lw4o6). Slot, 24 bytes: u32 ipv4 | u16 psid | u8 used | u8 prefix
+//             length | 16 B IPv6.
+//   addresses ipv4 -> the port-set parameters of that address (psid-len,
+//             psid-offset) and how many bindings use it: a look-up from the IPv4
+//             side needs them to turn a port into a PSID. Slot, 8 bytes: u32 ipv4 |
+//             u32 1 + psid-len << 1 + psid-offset << 6 + count << 11 (0: empty).
+//             Half as many slots as the binding table.
 // All bindings on one IPv4 address share its parameters, so their port sets cannot
 // overlap unless they are the same PSID.
 //
-// Slot, 24 bytes: u32 ipv4 | u16 psid | u8 tag | u8 prefix length | 16 B IPv6
-//   (ADDR: u8 psid-len at 8, u8 psid-offset at 9, u32 count at 12)
-// At the default 50% load that is 48 bytes per binding, overhead included.
+// Why two tables: a look-up reads the address entry, then (with the PSID it gives)
+// the binding. With addresses shared by many subscribers (lw4o6's port sets, 64 per
+// address at psid-len 6) the address table is small enough to stay in the cache,
+// so a look-up costs one cache miss, not two; and the IPv4 side's "is this address
+// ours?" question (hairpinning, ownsV4) touches only the address table.
+//
+// Sizes: 2^log2 binding slots (the host gives at least twice the binding capacity,
+// src/core/engine.ts), 2^(log2-1) address slots; neither is filled past 7/8. At 1M
+// bindings that is 2^21 x 24 B + 2^20 x 8 B = 56 MiB, 58.7 bytes per binding.
+// Full addresses (psid-len 0) use an address slot each, so as many fit as before
+// the split (7/16 of the binding slots, at least 0.875 x the capacity).
 //
 // Changes are made by the worker's own thread between batches (bindingPut /
 // bindingRemove), so a look-up never sees a half-written slot.
 
 export const SLOT: usize = 24;
-const TAG_EMPTY: u8 = 0;
-const TAG_BIND: u8 = 1;
-const TAG_ADDR: u8 = 2;
+export const ASLOT: usize = 8;
+const ADDR_SHIFT: u32 = 1;
+
+/** Bytes of the region for 2^log2 binding slots (index.ts lays it out). */
+export function areaBytes(log2: u32): usize {
+  return (<usize>1 << log2) * SLOT + (<usize>1 << addrLog2(log2)) * ASLOT;
+}
+
+@inline function addrLog2(log2: u32): u32 {
+  return log2 > ADDR_SHIFT + 4 ? log2 - ADDR_SHIFT : 4;
+}
 
 let base: usize = 0;
 let mask: u32 = 0;
 let capacity: u32 = 0;
-let used: u32 = 0; // slots in use, both kinds
-let bindings: u32 = 0;
+let used: u32 = 0; // binding slots in use
+let abase: usize = 0;
+let amask: u32 = 0;
+let acapacity: u32 = 0;
+let aused: u32 = 0; // address slots in use
 
 export function setBindingArea(p: usize, log2: u32): void {
   base = p;
   capacity = <u32>1 << log2;
   mask = capacity - 1;
-  memory.fill(base, 0, <usize>capacity * SLOT);
-  used = 0;
-  bindings = 0;
+  abase = p + <usize>capacity * SLOT;
+  acapacity = <u32>1 << addrLog2(log2);
+  amask = acapacity - 1;
+  clear();
 }
 
 export function bindingCount(): u32 {
-  return bindings;
+  return used;
 }
 export function bindingSlots(): u32 {
   return capacity;
 }
+export function addressSlots(): u32 {
+  return acapacity;
+}
+export function addressCount(): u32 {
+  return aused;
+}
 
 /** A 32-bit mix of the key (the finalizer of MurmurHash3, a public-domain constant set). */
-@inline function hash(v4: u32, psid: u32, tag: u32): u32 {
-  let h: u64 = (<u64>v4 << 24) ^ (<u64>psid << 8) ^ <u64>tag;
+@inline function hash(v4: u32, psid: u32): u32 {
+  let h: u64 = (<u64>v4 << 24) ^ (<u64>psid << 8) ^ 1;
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccd;
   h ^= h >> 33;
@@ -56,56 +86,100 @@ export function bindingSlots(): u32 {
   h ^= h >> 33;
   return <u32>h;
 }
+@inline function ahash(v4: u32): u32 {
+  return hash(v4, 0x10000);
+}
 
 @inline function slotPtr(i: u32): usize {
   return base + <usize>i * SLOT;
 }
+@inline function aslotPtr(i: u32): usize {
+  return abase + (<usize>i << 3);
+}
+@inline function apack(psidLen: u32, offset: u32, count: u32): u32 {
+  return 1 | (psidLen << 1) | (offset << 6) | (count << 11);
+}
 
-/** The slot holding the key, or 0. */
-@inline function find(v4: u32, psid: u32, tag: u8): usize {
-  let i = hash(v4, psid, tag) & mask;
+/** The binding slot holding (v4, psid), or 0. */
+@inline function find(v4: u32, psid: u32): usize {
+  let i = hash(v4, psid) & mask;
   while (true) {
     const s = slotPtr(i);
-    const t = load<u8>(s, 6);
-    if (t == TAG_EMPTY) return 0;
-    if (t == tag && load<u32>(s) == v4 && <u32>load<u16>(s, 4) == psid) return s;
+    if (load<u8>(s, 6) == 0) return 0;
+    if (load<u32>(s) == v4 && <u32>load<u16>(s, 4) == psid) return s;
     i = (i + 1) & mask;
   }
   return 0;
 }
 
-/** Claims the empty slot where the key belongs (the key must be absent). */
-function claim(v4: u32, psid: u32, tag: u8): usize {
-  let i = hash(v4, psid, tag) & mask;
-  while (load<u8>(slotPtr(i), 6) != TAG_EMPTY) i = (i + 1) & mask;
+/** The address slot of v4, or 0. */
+@inline function afind(v4: u32): usize {
+  let i = ahash(v4) & amask;
+  while (true) {
+    const s = aslotPtr(i);
+    if (load<u32>(s, 4) == 0) return 0;
+    if (load<u32>(s) == v4) return s;
+    i = (i + 1) & amask;
+  }
+  return 0;
+}
+
+/** Claims the empty binding slot where (v4, psid) belongs (it must be absent). */
+function claim(v4: u32, psid: u32): usize {
+  let i = hash(v4, psid) & mask;
+  while (load<u8>(slotPtr(i), 6) != 0) i = (i + 1) & mask;
   const s = slotPtr(i);
   store<u32>(s, v4);
   store<u16>(s, <u16>psid, 4);
-  store<u8>(s, tag, 6);
+  store<u8>(s, 1, 6);
   used++;
   return s;
 }
 
-/** Removes the slot at index i and shifts later members of its cluster back. */
+function aclaim(v4: u32, psidLen: u32, offset: u32): usize {
+  let i = ahash(v4) & amask;
+  while (load<u32>(aslotPtr(i), 4) != 0) i = (i + 1) & amask;
+  const s = aslotPtr(i);
+  store<u32>(s, v4);
+  store<u32>(s, apack(psidLen, offset, 0), 4);
+  aused++;
+  return s;
+}
+
+/** Removes binding slot i and shifts later members of its cluster back. */
 function erase(i: u32): void {
   let hole = i;
   let j = i;
   while (true) {
     j = (j + 1) & mask;
     const s = slotPtr(j);
-    const t = load<u8>(s, 6);
-    if (t == TAG_EMPTY) break;
-    const home = hash(load<u32>(s), <u32>load<u16>(s, 4), t) & mask;
+    if (load<u8>(s, 6) == 0) break;
+    const home = hash(load<u32>(s), <u32>load<u16>(s, 4)) & mask;
     // The entry at j may move into the hole when its home is not in (hole, j].
-    const dist = (j - home) & mask;
-    const holeDist = (j - hole) & mask;
-    if (dist >= holeDist) {
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
       memory.copy(slotPtr(hole), s, SLOT);
       hole = j;
     }
   }
   memory.fill(slotPtr(hole), 0, SLOT);
   used--;
+}
+
+function aerase(i: u32): void {
+  let hole = i;
+  let j = i;
+  while (true) {
+    j = (j + 1) & amask;
+    const s = aslotPtr(j);
+    if (load<u32>(s, 4) == 0) break;
+    const home = ahash(load<u32>(s)) & amask;
+    if (((j - home) & amask) >= ((j - hole) & amask)) {
+      memory.copy(aslotPtr(hole), s, ASLOT);
+      hole = j;
+    }
+  }
+  memory.fill(aslotPtr(hole), 0, ASLOT);
+  aused--;
 }
 
 // ---- look-ups (hot path) -------------------------------------------------------
@@ -116,20 +190,35 @@ export let bOffset: u32 = 0;
 
 /** True when the IPv4 address has bindings; sets bPsidLen / bOffset. */
 @inline export function addrParams(v4: u32): bool {
-  const s = find(v4, 0, TAG_ADDR);
+  const s = afind(v4);
   if (s == 0) return false;
-  bPsidLen = load<u8>(s, 8);
-  bOffset = load<u8>(s, 9);
+  const w = load<u32>(s, 4);
+  bPsidLen = (w >> 1) & 31;
+  bOffset = (w >> 6) & 31;
   return true;
 }
 
 /** The binding slot of (v4, psid), or 0. The IPv6 bytes are at slot + 8. */
 @inline export function lookup(v4: u32, psid: u32): usize {
-  return find(v4, psid, TAG_BIND);
+  return find(v4, psid);
 }
 
 @inline export function slotPrefixLen(s: usize): u32 {
   return load<u8>(s, 7);
+}
+
+/**
+ * Loads a word of the slot where the look-up of v4's address entry starts. A batch touches the slots of all its packets
+ * before handling them (encap/prefetch.ts), so that their cache misses overlap
+ * instead of following one another. The value means nothing.
+ */
+@inline export function touch(v4: u32): u32 {
+  return load<u32>(aslotPtr(ahash(v4) & amask));
+}
+
+/** The slot where the look-up of the binding (v4, psid) starts (to touch it). */
+@inline export function homeSlot(v4: u32, psid: u32): usize {
+  return slotPtr(hash(v4, psid) & mask);
 }
 
 // ---- changes (between batches) ---------------------------------------------------
@@ -142,28 +231,23 @@ export const BAD_ARGUMENT: i32 = 6;
 
 /**
  * Adds or replaces the binding (v4, psid) -> ipv6 (16 bytes at `v6`, prefix length
- * plen). The table is never filled past 7/8, so probes stay short and always end.
+ * plen). Neither table is filled past 7/8, so probes stay short and always end.
  */
 export function put(v4: u32, psidLen: u32, offset: u32, psid: u32, v6: usize, plen: u32): i32 {
   if (psidLen > 16 || offset > 16 || psidLen + offset > 16 || plen > 128) return BAD_ARGUMENT;
   if (psidLen < 16 && psid >= (<u32>1 << psidLen)) return BAD_ARGUMENT;
-  let a = find(v4, 0, TAG_ADDR);
+  let a = afind(v4);
   if (a != 0) {
-    if (<u32>load<u8>(a, 8) != psidLen || <u32>load<u8>(a, 9) != offset) return PARAMS_CONFLICT;
+    if ((load<u32>(a, 4) & 0x7ff) != apack(psidLen, offset, 0)) return PARAMS_CONFLICT;
+  } else if (aused + 1 > acapacity - (acapacity >> 3)) {
+    return TABLE_FULL;
   }
-  let b = find(v4, psid, TAG_BIND);
-  const need: u32 = (a == 0 ? 1 : 0) + (b == 0 ? 1 : 0);
-  if (used + need > capacity - (capacity >> 3)) return TABLE_FULL;
-  if (a == 0) {
-    a = claim(v4, 0, TAG_ADDR);
-    store<u8>(a, <u8>psidLen, 8);
-    store<u8>(a, <u8>offset, 9);
-    store<u32>(a, 0, 12);
-  }
+  let b = find(v4, psid);
+  if (b == 0 && used + 1 > capacity - (capacity >> 3)) return TABLE_FULL;
+  if (a == 0) a = aclaim(v4, psidLen, offset);
   if (b == 0) {
-    b = claim(v4, psid, TAG_BIND);
-    store<u32>(a, load<u32>(a, 12) + 1, 12);
-    bindings++;
+    b = claim(v4, psid);
+    store<u32>(a, load<u32>(a, 4) + (1 << 11), 4);
   }
   store<u8>(b, <u8>plen, 7);
   memory.copy(b + 8, v6, 16);
@@ -172,22 +256,22 @@ export function put(v4: u32, psidLen: u32, offset: u32, psid: u32, v6: usize, pl
 
 /** Removes the binding (v4, psid); the address entry goes with its last binding. */
 export function remove(v4: u32, psid: u32): i32 {
-  const b = find(v4, psid, TAG_BIND);
+  const b = find(v4, psid);
   if (b == 0) return NOT_FOUND;
   erase(<u32>((b - base) / SLOT));
-  bindings--;
-  const a = find(v4, 0, TAG_ADDR);
+  const a = afind(v4);
   if (a != 0) {
-    const n = load<u32>(a, 12) - 1;
-    if (n == 0) erase(<u32>((a - base) / SLOT));
-    else store<u32>(a, n, 12);
+    const w = load<u32>(a, 4) - (1 << 11);
+    if ((w >> 11) == 0) aerase(<u32>((a - abase) >> 3));
+    else store<u32>(a, w, 4);
   }
   return OK;
 }
 
-/** Empties the table. */
+/** Empties both tables. */
 export function clear(): void {
   memory.fill(base, 0, <usize>capacity * SLOT);
+  memory.fill(abase, 0, <usize>acapacity * ASLOT);
   used = 0;
-  bindings = 0;
+  aused = 0;
 }

@@ -67,6 +67,17 @@ export function key4(src: u32, dst: u32, id: u32, proto: u32): void {
   kDst1 = 0;
 }
 
+/**
+ * The key of an IPv4 fragment decapsulated from a tunnel (encap/tunnel.ts). Kept
+ * apart from key4's flows: a hairpinned datagram is in both at once, following its
+ * source port (validation) on the way in and its destination port (the next CE) on
+ * the way out.
+ */
+export function key4in6(src: u32, dst: u32, id: u32, proto: u32): void {
+  key4(src, dst, id, proto);
+  kKind = 5;
+}
+
 export function key6(src: usize, dst: usize, id: u32): void {
   kKind = 6;
   kProto = 0;

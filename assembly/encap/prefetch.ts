@@ -1,0 +1,93 @@
+// Memory-level parallelism for the binding table (map/bindings.ts). A look-up reads
+// the address entry (its psid-len and offset give the PSID of the port; the address
+// table is small and mostly cached) and then the binding, at a random place of a
+// table far larger than the caches. Handled one packet after another, each packet
+// waits for its miss in turn (WebAssembly has no prefetch instruction). So before a
+// batch is handled, its packets' slots are touched: a pass over the packets touches
+// their address entries and notes address and port; a second computes where each
+// binding's look-up starts; a third only loads those slots, a tight loop that keeps
+// many misses in flight at once. The handling that follows finds them in the cache
+// (bench/RESULTS.md: 1M random bindings, 274 -> 125 ns per packet). The passes only
+// read: a packet they misjudge (a fragment, ICMP, extension headers) is handled
+// just the same, only without the head start.
+//
+// Which address: IPv4 from the Internet, its destination; IPv4-in-IPv6 from a CE,
+// the inner source (validation) and the inner destination (hairpinning check).
+
+import { ld16, ld32 } from '../net/bytes';
+import { rxBase } from '../io/frames';
+import { l2len } from '../xlat/l2';
+import { P_IPV4, hasPorts } from '../xlat/proto';
+import { touch, homeSlot, addrParams, bPsidLen, bOffset } from '../map/bindings';
+import { psidOf } from '../map/rules';
+
+// Keeps the touching loads from being optimized away.
+export let sink: u32 = 0;
+
+// Per packet of the batch, from the first pass: the address to look up (0: none)
+// and the port that selects its binding (0xffffffff: none).
+const MAX: u32 = 256;
+const addrs = memory.data(<i32>(MAX * 4), 16);
+const ports = memory.data(<i32>(MAX * 4), 16);
+const slots = memory.data(<i32>(MAX * 4), 16);
+
+/** The IPv4 packet of the frame at p (len bytes) the table is looked up for, or 0. */
+@inline function ipv4Of(p: usize, len: u32, v6: bool): usize {
+  if (!v6) return len >= l2len + 24 ? p + l2len : 0;
+  const ip = p + l2len;
+  // the common case only: IPv4 right after the IPv6 header
+  if (len < l2len + 64 || <u32>load<u8>(ip + 6) != P_IPV4) return 0;
+  return ip + 40;
+}
+
+// On unless a benchmark compares (encap/bench.ts).
+export let prefetchOn: bool = true;
+export function setPrefetch(on: bool): void {
+  prefetchOn = on;
+}
+
+export function prefetchBatch(n: u32): void {
+  if (!prefetchOn) return;
+  if (n > MAX) n = MAX;
+  let acc: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const d = rxBase + (<usize>i << 3);
+    const p = <usize>load<u32>(d);
+    const len = <u32>load<u16>(d, 4);
+    const v6 = l2len ? ld16(p + 12) == 0x86dd : (<u32>load<u8>(p) >> 4) == 6;
+    const ip = ipv4Of(p, len, v6);
+    let a: u32 = 0;
+    let port: u32 = 0xffffffff;
+    if (ip != 0 && (<u32>load<u8>(ip) >> 4) == 4) {
+      const ihl = (<usize>load<u8>(ip) & 15) << 2;
+      a = ld32(ip + (v6 ? 12 : 16));
+      if (hasPorts(<u32>load<u8>(ip + 9)) && (ld16(ip + 6) & 0x1fff) == 0) port = ld16(ip + ihl + (v6 ? 0 : 2));
+      acc += touch(a);
+      if (v6) acc += touch(ld32(ip + 16));
+    }
+    store<u32>(addrs + (<usize>i << 2), a);
+    store<u32>(ports + (<usize>i << 2), port);
+  }
+  // the binding slots, computed first (the address entries are in the cache now),
+  // then touched in a loop that does nothing else, so that many misses are in
+  // flight at once
+  for (let i: u32 = 0; i < n; i++) {
+    const a = load<u32>(addrs + (<usize>i << 2));
+    let s: usize = 0;
+    if (a != 0 && addrParams(a)) {
+      let psid: i32 = 0;
+      if (bPsidLen > 0) {
+        const port = load<u32>(ports + (<usize>i << 2));
+        psid = port == 0xffffffff ? -1 : psidOf(port, bOffset, bPsidLen);
+      }
+      if (psid >= 0) s = homeSlot(a, <u32>psid);
+    }
+    store<u32>(slots + (<usize>i << 2), <u32>s);
+  }
+  for (let i: u32 = 0; i < n; i++) {
+    const s = <usize>load<u32>(slots + (<usize>i << 2));
+    // a 24-byte slot may straddle two cache lines: its first and last words
+    if (s != 0) acc += load<u32>(s) + load<u32>(s, 20);
+  }
+  sink += acc;
+}
