@@ -16,7 +16,7 @@ export const enum C {
   drop_not_ip, drop_l2_truncated,
   drop_ipv4_truncated, drop_ipv4_bad_header, drop_ipv4_bad_length, drop_ipv4_bad_checksum,
   drop_ipv4_ttl_expired, drop_ipv4_source_route, drop_ipv4_no_rule, drop_ipv4_no_port,
-  drop_ipv4_port_unmapped, drop_ipv4_no_binding, drop_ipv4_too_big, drop_ipv4_bad_source,
+  drop_ipv4_port_unmapped, drop_ipv4_no_binding, drop_ipv4_too_big,
   drop_ipv6_truncated, drop_ipv6_bad_header, drop_ipv6_bad_length, drop_ipv6_hop_limit_expired,
   drop_ipv6_not_ours, drop_ipv6_ext_header, drop_ipv6_src_no_rule, drop_ipv6_src_spoofed,
   drop_ipv6_port_outside_psid, drop_ipv6_no_port, drop_ipv6_too_big,
@@ -40,7 +40,7 @@ export const COUNTER_NAMES = "rx4_packets,rx4_bytes,rx6_packets,rx6_bytes," +
   "drop_not_ip,drop_l2_truncated," +
   "drop_ipv4_truncated,drop_ipv4_bad_header,drop_ipv4_bad_length,drop_ipv4_bad_checksum," +
   "drop_ipv4_ttl_expired,drop_ipv4_source_route,drop_ipv4_no_rule,drop_ipv4_no_port," +
-  "drop_ipv4_port_unmapped,drop_ipv4_no_binding,drop_ipv4_too_big,drop_ipv4_bad_source," +
+  "drop_ipv4_port_unmapped,drop_ipv4_no_binding,drop_ipv4_too_big," +
   "drop_ipv6_truncated,drop_ipv6_bad_header,drop_ipv6_bad_length,drop_ipv6_hop_limit_expired," +
   "drop_ipv6_not_ours,drop_ipv6_ext_header,drop_ipv6_src_no_rule,drop_ipv6_src_spoofed," +
   "drop_ipv6_port_outside_psid,drop_ipv6_no_port,drop_ipv6_too_big," +

@@ -9,11 +9,11 @@ import { loaded, mode, MODE_MAPT } from './params';
 import { rxBase, resetTx, txCount, freeFrame, frameOf, frameSize, setCurrentIndex } from './io/frames';
 import { l2len, saveMacs } from './xlat/l2';
 import { tick } from './xlat/clock';
-import { sweep, takePending, pendingLen } from './xlat/fragtable';
+import { sweep, takePending, pendingLen, pendingHairpin } from './xlat/fragtable';
 import { HEADROOM } from './xlat/icmperr';
 import { v4to6 } from './xlat/v4to6';
 import { v6to4 } from './xlat/v6to4';
-import { encap4, decap6 } from './encap/tunnel';
+import { encap4, decap6, encapHairpin } from './encap/tunnel';
 import { reasmSweep } from './encap/reasm';
 import { prefetchBatch } from './encap/prefetch';
 
@@ -69,6 +69,19 @@ function handle(p: usize, len: u32, counted: bool): void {
   }
 }
 
+/**
+ * A held fragment that is a hairpin (an IPv4 packet the BR made from a CE's IPv6
+ * one, RFC 7599 12.2): it goes back to the IPv4-to-CE leg as the hairpin it is —
+ * TTL already decremented, counted as hairpin.
+ */
+function released(p: usize, len: u32): void {
+  const r = mode == MODE_MAPT ? v4to6(p, len, true) : encapHairpin(p, len);
+  if (r >= 0) {
+    inc(<C>r);
+    freeFrame(p);
+  }
+}
+
 /** Handles the n descriptors of the rx array; returns how many the tx array holds. */
 export function processBatch(n: u32, now: f64): u32 {
   resetTx();
@@ -91,7 +104,8 @@ export function processBatch(n: u32, now: f64): u32 {
     let q = takePending();
     while (q != 0) {
       inc(C.frag_released);
-      handle(q, pendingLen, false);
+      if (pendingHairpin) released(q, pendingLen);
+      else handle(q, pendingLen, false);
       q = takePending();
     }
   }

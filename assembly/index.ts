@@ -10,7 +10,7 @@ import { C, COUNTER_NAMES, setCountersBase } from './counters';
 import { setParams } from './params';
 import { setRulesArea, loadRules, RULE_SIZE, BLOB_RULE_SIZE } from './map/rules';
 import * as bindings from './map/bindings';
-import { setFragArea, fragClear } from './xlat/fragtable';
+import { setFragArea, fragClear, setHeldLimit } from './xlat/fragtable';
 import { reasmClear } from './encap/reasm';
 export { benchStageTunnel, benchSeed, benchPrefetch } from './encap/bench';
 import * as frames from './io/frames';
@@ -83,6 +83,8 @@ function place(bindLog2: u32, fragLog2: u32, frameCount: u32, frameShift: u32, b
     setRulesArea(rules, order6);
     bindings.setBindingArea(bind, bindLog2);
     setFragArea(frag, fragLog2);
+    // fragments waiting for their first one hold at most a quarter of the frames
+    setHeldLimit(frameCount >> 2);
     frames.setDescAreas(rx, tx, batch * TX_PER_RX, io, ioCap);
     frames.setFrameArea(fr, frameShift, frameCount, free);
   }

@@ -75,6 +75,11 @@ function refuse(ip: usize, tot: u32, hairpin: bool, type: u32, code: u32, rest: 
   else icmp4ToInternet(ip, tot, type, code, rest, true);
 }
 
+/** A hairpinned IPv4 packet (made from a CE's) that waited for its first fragment. */
+export function encapHairpin(p: usize, len: u32): i32 {
+  return encapFrom(p, len, true);
+}
+
 function encapFrom(p: usize, len: u32, hairpin: bool): i32 {
   const ip = p + l2len;
   let r = checkV4(ip, len - l2len);
@@ -185,7 +190,7 @@ function decapWhole(p: usize, len: u32): i32 {
     r = mapV4(isrc, 0, false); // a full address or prefix needs no port
     if (r == C.drop_ipv4_no_port) {
       key4in6(isrc, idst, iid, proto);
-      const f = lookupFollower(p, len);
+      const f = lookupFollower(p, len, false);
       if (f == FOLLOW_HELD) return -1;
       if (f != FOLLOW_KNOWN) return f;
       r = mapV4(isrc, fragPort, true);

@@ -14,7 +14,7 @@
 //
 // Entry: u8 kind (0 free, 4, 6) | u8 proto | u16 port | u32 id | f64 expiry |
 //        16 B source | 16 B destination | u8 held | u8 known | u16 len0 |
-//        u32 addr0 | u32 addr1 | u16 len1 | 2 pad
+//        u32 addr0 | u32 addr1 | u16 len1 | u8 hairpin flags | 1 pad
 
 import { C, inc } from '../counters';
 import { fragTimeoutMs } from '../params';
@@ -44,12 +44,24 @@ let pendingLen0: u32 = 0;
 let pendingAddr1: u32 = 0;
 let pendingLen1: u32 = 0;
 let pendingN: u32 = 0;
+let pendingFlags: u32 = 0;
+
+// Frames held across the whole table, and the most there may be: a flood of
+// fragments whose first never comes must not take the frames the BR receives into
+// (a quarter of them at most; setHeldLimit).
+let heldFrames: u32 = 0;
+let heldLimit: u32 = 0xffffffff;
+
+export function setHeldLimit(n: u32): void {
+  heldLimit = n;
+}
 
 export function setFragArea(p: usize, log2: u32): void {
   base = p;
   mask = (<u32>1 << log2) - 1;
   memory.fill(base, 0, <usize>(mask + 1) * ENTRY);
   pendingN = 0;
+  heldFrames = 0;
 }
 
 export function fragClear(): void {
@@ -108,6 +120,7 @@ export function key6(src: usize, dst: usize, id: u32): void {
 function dropEntry(e: usize, timeout: bool): void {
   if (load<u8>(e) == 0) return;
   const held = <u32>load<u8>(e, 48);
+  heldFrames -= held;
   if (held > 0) {
     freeFrame(<usize>load<u32>(e, 52));
     if (timeout) inc(C.drop_frag_timeout);
@@ -174,6 +187,8 @@ export function recordFirst(port: u32): void {
   store<f64>(e, nowMs + <f64>fragTimeoutMs, 8);
   const held = <u32>load<u8>(e, 48);
   if (held > 0) {
+    heldFrames -= held;
+    pendingFlags = load<u8>(e, 62);
     pendingAddr0 = load<u32>(e, 52);
     pendingLen0 = load<u16>(e, 50);
     pendingN = 1;
@@ -195,10 +210,12 @@ export const FOLLOW_HELD: i32 = 1;
 
 /**
  * A non-first fragment of the current key. FOLLOW_KNOWN: its flow's port is in
- * fragPort. FOLLOW_HELD: the frame (p, len) is held until the first fragment comes.
- * Otherwise a drop counter.
+ * fragPort. FOLLOW_HELD: the frame (p, len) is held until the first fragment comes
+ * (`hairpin`: it is a packet the BR made from a CE's, handled as such when released).
+ * Otherwise a drop counter; drop_frag_table_full also when the held-frame limit is
+ * reached.
  */
-export function lookupFollower(p: usize, len: u32): i32 {
+export function lookupFollower(p: usize, len: u32, hairpin: bool): i32 {
   let e = find();
   if (e && load<u8>(e, 49)) {
     fragPort = load<u16>(e, 2);
@@ -209,21 +226,32 @@ export function lookupFollower(p: usize, len: u32): i32 {
   if (!e) return C.drop_frag_table_full;
   const held = <u32>load<u8>(e, 48);
   if (held >= HELD_MAX) return C.drop_frag_no_first;
+  if (heldFrames >= heldLimit) {
+    if (held == 0 && !load<u8>(e, 49)) memory.fill(e, 0, ENTRY); // made for nothing
+    return C.drop_frag_table_full;
+  }
   if (held == 0) {
     store<u32>(e, <u32>p, 52);
     store<u16>(e, <u16>len, 50);
     store<f64>(e, nowMs + <f64>fragTimeoutMs, 8);
+    store<u8>(e, hairpin ? 1 : 0, 62);
   } else {
     store<u32>(e, <u32>p, 56);
     store<u16>(e, <u16>len, 60);
+    if (hairpin) store<u8>(e, load<u8>(e, 62) | 2, 62);
   }
+  heldFrames++;
   store<u8>(e, <u8>(held + 1), 48);
   inc(C.frag_held);
   return FOLLOW_HELD;
 }
 
-/** Pops a released frame in arrival order: its address (0 when none); sets pendingLen. */
+/**
+ * Pops a released frame in arrival order: its address (0 when none); sets pendingLen
+ * and pendingHairpin.
+ */
 export let pendingLen: u32 = 0;
+export let pendingHairpin: bool = false;
 let pendingIdx: u32 = 0;
 export function takePending(): usize {
   if (pendingIdx >= pendingN) {
@@ -233,6 +261,7 @@ export function takePending(): usize {
   }
   const i = pendingIdx++;
   pendingLen = i == 0 ? pendingLen0 : pendingLen1;
+  pendingHairpin = (pendingFlags & (i == 0 ? 1 : 2)) != 0;
   return <usize>(i == 0 ? pendingAddr0 : pendingAddr1);
 }
 

@@ -239,7 +239,7 @@ export function selectCE(p: usize, len: u32, ip: usize, tot: u32, proto: u32, sr
     r = mapV4(dst, 0, false); // a full address or prefix needs no port
     if (r == C.drop_ipv4_no_port) {
       key4(src, dst, id, proto);
-      const f = lookupFollower(p, len);
+      const f = lookupFollower(p, len, hairpin);
       if (f == FOLLOW_HELD) return HELD;
       if (f != FOLLOW_KNOWN) return f;
       r = mapV4(dst, fragPort, true);

@@ -154,7 +154,7 @@ export function v6to4(p: usize, len: u32): i32 {
     r = validateSource(shi, slo, 0, false);
     if (r == C.drop_ipv6_no_port) {
       key6(ip + 8, ip + 24, v6fragId);
-      const f = lookupFollower(p, len);
+      const f = lookupFollower(p, len, false);
       if (f == FOLLOW_HELD) return -1;
       if (f != FOLLOW_KNOWN) return f;
       port = fragPort;

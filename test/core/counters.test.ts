@@ -165,15 +165,15 @@ const SCENARIOS: Record<string, Scenario> = {
 };
 
 /** Counters no MAP-T packet can move, and why. */
-const UNREACHABLE: Record<string, string> = {
-  drop_ipv4_bad_source: 'declared in assembly/counters.ts but never incremented anywhere in assembly/ (dead counter)',
-};
+const UNREACHABLE: Record<string, string> = {};
 const TUNNEL = (name: string) => name.startsWith('drop_tunnel_');
 
 describe.each([101, 1] as LinkType[])('one test per MAP-T drop counter, linktype %i', (linktype) => {
   for (const [name, s] of Object.entries(SCENARIOS)) {
-    const applies = (s.linktypes ?? [101, 1]).includes(linktype);
-    it.skipIf(!applies)(`${name}`, () => {
+    // a counter only Ethernet frames can move (e.g. a short link header) has its test
+    // under linktype 1 only
+    if (!(s.linktypes ?? [101, 1]).includes(linktype)) continue;
+    it(`${name}`, () => {
       const h = new Harness(config(s.cfg ?? {}), { linktype, ...(s.opts ?? {}) });
       const d = s.run(h);
       const moved = drops(d);

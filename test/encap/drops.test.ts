@@ -10,7 +10,6 @@ import { BR, HOST, LW, ME, Harness, drops, lwYaml, meYaml, tunnel, type Counters
 /** Drop reasons only the translation mode (map-t) has. */
 const MAP_T_ONLY = [
   'drop_ipv4_source_route',
-  'drop_ipv4_bad_source',
   'drop_ipv6_hop_limit_expired',
   'drop_ipv6_not_ours',
   'drop_ipv6_src_no_rule',
