@@ -94,8 +94,14 @@ export class Dataplane {
   private programs: XdpProgram[] = [];
   private running: Promise<void>[] = [];
   private stopping = false;
-  /** Bindings pushed at run time (leases), by (ipv4, psid): a restarted worker gets them again. */
-  private dynamic = new Map<number, BindingSpec>();
+  /**
+   * Binding changes made at run time (leases, the API, reloads), by (ipv4, psid):
+   * a put, or null for a removal. A restarted worker loads the start-time bindings
+   * with these applied over them.
+   */
+  private dynamic = new Map<number, BindingSpec | null>();
+  /** Heartbeats last seen, for liveness. */
+  private seen: { beat: number; at: number }[];
   /** Per worker: the counters of its dead predecessors (a restarted worker counts from zero). */
   private counterBase: Float64Array[];
   restarts = 0;
@@ -113,6 +119,7 @@ export class Dataplane {
     this.rings = Array.from({ length: this.workers }, () => new BindingRing(RING_CAPACITY));
     this.pool = createPool(this.workers);
     this.counterBase = Array.from({ length: this.workers }, () => new Float64Array(COUNTERS_MAX));
+    this.seen = Array.from({ length: this.workers }, () => ({ beat: 0, at: Date.now() }));
   }
 
   static async start(config: XbrConfig, bindings: PackedBindings, opts: DataplaneOptions = {}): Promise<Dataplane> {
@@ -133,7 +140,7 @@ export class Dataplane {
 
   private async attach(): Promise<void> {
     const addon = loadXsk();
-    const sets = steeringFor(this.config, this.bindings);
+    const sets = steeringFor(this.config, this.bindings.ipv4.subarray(0, this.bindings.count));
     const dpc = this.config.dataplane!;
     for (const name of new Set([dpc['ipv4-interface'], dpc['ipv6-interface']])) {
       const prog = attachSteering(name, 'auto');
@@ -148,8 +155,8 @@ export class Dataplane {
     if (this.dynamic.size === 0) return this.bindings;
     const s = this.bindings;
     const p = new PackedBindings(s.count + this.dynamic.size);
-    for (let i = 0; i < s.count; i++) p.push(s.get(i));
-    for (const b of this.dynamic.values()) p.push(b);
+    for (let i = 0; i < s.count; i++) if (!this.dynamic.has(s.ipv4[i] * 65536 + s.psid[i])) p.push(s.get(i));
+    for (const b of this.dynamic.values()) if (b) p.push(b);
     return p;
   }
 
@@ -207,38 +214,13 @@ export class Dataplane {
     throw new DataplaneError(`workers did not start within ${timeoutMs} ms`);
   }
 
-  /** Swaps in a new configuration's rules and static bindings (no packet lost). */
-  async reload(config: XbrConfig, bindings: PackedBindings): Promise<void> {
-    const blob = compileRules(config, await runtimeMacs(config));
-    const addon = loadXsk();
-    const sets = steeringFor(config, bindings);
-    // steer the new prefixes first, then swap the rules, then drop old prefixes
-    for (const prog of this.programs) {
-      addon.setPrefixes4(prog, sets.v4);
-      addon.setPrefixes6(prog, sets.v6);
-    }
-    this.control.publishRules(blob);
-    this.diffBindings(this.bindings, bindings);
-    this.config = config;
-    this.bindings = bindings;
-  }
-
-  private diffBindings(old: PackedBindings, next: PackedBindings): void {
-    const key = (p: PackedBindings, i: number) => p.ipv4[i] * 65536 + p.psid[i];
-    const nextKeys = new Map<number, number>();
-    for (let i = 0; i < next.count; i++) nextKeys.set(key(next, i), i);
-    for (let i = 0; i < old.count; i++) if (!nextKeys.has(key(old, i))) this.pushToRings(OP_REMOVE, old.get(i));
-    for (let i = 0; i < next.count; i++) this.pushToRings(OP_PUT, next.get(i));
-  }
-
   /**
    * Queues a binding change made at run time (a lease) to every worker, and keeps
    * it, so that a worker that dies and is restarted loads it again.
    */
   pushBinding(op: typeof OP_PUT | typeof OP_REMOVE, b: BindingSpec): void {
     const k = (b.ipv4 >>> 0) * 65536 + b.psid;
-    if (op === OP_PUT) this.dynamic.set(k, { ...b, ipv6: Uint8Array.from(b.ipv6) });
-    else this.dynamic.delete(k);
+    this.dynamic.set(k, op === OP_PUT ? { ...b, ipv6: Uint8Array.from(b.ipv6) } : null);
     this.pushToRings(op, b);
   }
 
@@ -249,6 +231,35 @@ export class Dataplane {
         if (Date.now() > deadline) throw new DataplaneError('a worker does not drain its binding ring');
       }
     }
+  }
+
+  /**
+   * Swaps a new rule blob in (a reload driven by the box, which sends the binding
+   * changes itself): the new prefixes are steered first, then the workers take the
+   * blob at their next batch boundary.
+   */
+  swapRules(config: XbrConfig, blob: Uint8Array, addresses: Iterable<number>): void {
+    this.steer(config, addresses);
+    this.control.publishRules(blob);
+    this.config = config;
+  }
+
+  /** Sets what the XDP programs steer: the config's prefixes and these binding addresses. */
+  steer(config: XbrConfig, addresses: Iterable<number>): void {
+    const addon = loadXsk();
+    const sets = steeringFor(config, addresses);
+    for (const prog of this.programs) {
+      addon.setPrefixes4(prog, sets.v4);
+      addon.setPrefixes6(prog, sets.v6);
+    }
+  }
+
+  /** A worker is alive when its heartbeat moved in the last 2 s. */
+  alive(w: number): boolean {
+    const beat = this.control.heartbeat(w);
+    const now = Date.now();
+    if (beat !== this.seen[w].beat) this.seen[w] = { beat, at: now };
+    return now - this.seen[w].at < 2000;
   }
 
   /** Counters per worker (names from the core) and their sum. */

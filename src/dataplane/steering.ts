@@ -4,7 +4,6 @@
 // CIDR blocks, since the program's LPM maps are bounded.
 
 import type { XbrConfig } from '../config/schema.js';
-import type { PackedBindings } from '../config/bindings-file.js';
 import { prefix, type Prefix } from './xsk.js';
 
 /** The program's map size (native/bpf/xbr_steer.bpf.c PREFIX_MAX_ENTRIES). */
@@ -43,9 +42,10 @@ export interface SteeringSets {
   v6: Prefix[];
 }
 
-export function steeringFor(config: XbrConfig, bindings: PackedBindings): SteeringSets {
+/** The prefixes for a config whose bindings are on `addresses` (IPv4 numbers). */
+export function steeringFor(config: XbrConfig, addresses: Iterable<number>): SteeringSets {
   const v4: Prefix[] = config.mode === 'lw4o6' ? [] : config.rules.map((r) => prefix(r['ipv4-prefix']));
-  v4.push(...mergeAddresses(bindings.ipv4.subarray(0, bindings.count)));
+  v4.push(...mergeAddresses(addresses));
   // addresses the 4o6 server leases become bindings at run time
   for (const pool of config.dhcp4o6?.pools ?? []) v4.push(prefix(pool.ipv4));
   const v6: Prefix[] = [];
