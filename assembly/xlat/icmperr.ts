@@ -26,42 +26,55 @@ export const HEADROOM: usize = 256;
   return (flags & FLAG_ICMP_ERRORS) != 0;
 }
 
-/** Sends ICMPv4 type/code (with the 32-bit `rest` field) about the IPv4 packet at ip. */
-export function sendIcmp4(ip: usize, ipLen: u32, type: u32, code: u32, rest: u32): void {
-  if (!errorsOn()) return;
+/** True when an ICMPv4 error may be sent about the IPv4 packet at ip. */
+function allowed4(ip: usize, ipLen: u32): bool {
+  if (!errorsOn() || ipLen < 20) return false;
   const src = ld32(ip + 12);
-  if (src == 0 || (src >> 28) == 0xe || src == 0xffffffff || (src >> 24) == 127) return;
-  if ((ld16(ip + 6) & 0x1fff) != 0) return;
+  if (src == 0 || (src >> 28) == 0xe || src == 0xffffffff || (src >> 24) == 127) return false;
+  if ((ld16(ip + 6) & 0x1fff) != 0) return false;
   const ihl = (<u32>load<u8>(ip) & 15) << 2;
-  if (<u32>load<u8>(ip + 9) == P_ICMP && ipLen >= ihl + 1) {
+  if (<u32>load<u8>(ip + 9) == P_ICMP && ipLen > ihl) {
     const t = <u32>load<u8>(ip + ihl);
     // only query messages may be answered with an error
-    if (t != 8 && t != 0 && t != 13 && t != 14) return;
+    if (t != 8 && t != 0 && t != 13 && t != 14) return false;
   }
+  return true;
+}
+
+// The message buildIcmp4() made: its IPv4 header's address and total length.
+export let builtIp: usize = 0;
+export let builtTot: u32 = 0;
+
+/**
+ * Builds ICMPv4 type/code (`rest`: the 32-bit field after the checksum) about the
+ * IPv4 packet at ip (ipLen bytes of it are here) in a new frame, HEADROOM bytes in
+ * (room for a link header or an IPv6 header). False when it may not or cannot be
+ * sent (counted: icmp_rate_limited, drop_no_frame).
+ */
+export function buildIcmp4(ip: usize, ipLen: u32, type: u32, code: u32, rest: u32): bool {
+  if (!allowed4(ip, ipLen)) return false;
   if (!icmpAllowed()) {
     inc(C.icmp_rate_limited);
-    return;
+    return false;
   }
   const f = allocFrame();
   if (!f) {
     inc(C.drop_no_frame);
-    return;
+    return false;
   }
   const o = f + HEADROOM;
   let quote = ipLen;
   if (quote > 576 - 28) quote = 576 - 28;
   const tot: u32 = quote + 28;
   memory.copy(o + 28, ip, quote);
-  store<u8>(o, 0x45);
-  store<u8>(o + 1, 0);
-  st16(o + 2, tot);
+  st32(o, 0x45000000 | tot);
   st16(o + 4, newId());
   st16(o + 6, 0);
   store<u8>(o + 8, 64);
   store<u8>(o + 9, <u8>P_ICMP);
   st16(o + 10, 0);
   st32(o + 12, icmpSrc4);
-  st32(o + 16, src);
+  st32(o + 16, ld32(ip + 12));
   store<u16>(o + 10, finish(sum(o, 20, 0)));
   const m = o + 20;
   store<u8>(m, <u8>type);
@@ -69,8 +82,16 @@ export function sendIcmp4(ip: usize, ipLen: u32, type: u32, code: u32, rest: u32
   st16(m + 2, 0);
   st32(m + 4, rest);
   store<u16>(m + 2, finish(sum(m, 8 + quote, 0)));
-  writeL2(o, 0, 0x0800, true);
-  emit(o - l2len, tot + l2len, 0);
+  builtIp = o;
+  builtTot = tot;
+  return true;
+}
+
+/** Sends ICMPv4 type/code (with the 32-bit `rest` field) about the IPv4 packet at ip. */
+export function sendIcmp4(ip: usize, ipLen: u32, type: u32, code: u32, rest: u32): void {
+  if (!buildIcmp4(ip, ipLen, type, code, rest)) return;
+  writeL2(builtIp, 0, 0x0800, true);
+  emit(builtIp - l2len, builtTot + l2len, 0);
   inc(C.icmp4_sent);
 }
 
