@@ -10,7 +10,8 @@
         "src/socket.cc",
         "src/ring.cc",
         "src/program.cc",
-        "src/system.cc"
+        "src/system.cc",
+        "src/memory.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

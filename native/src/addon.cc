@@ -97,6 +97,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"setPrefixes6", SetPrefixes6},
       {"programCounters", ProgramCounters},
       {"setAffinity", SetAffinity},
+      {"adviseHugePages", AdviseHugePages},
       {"setNetns", SetNetns},
   };
   for (const Fn& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));

@@ -230,6 +230,7 @@ void CloseProgram(Program* p, bool detach);
 
 // --- system.cc
 Napi::Value SetAffinity(const Napi::CallbackInfo& info);
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info);
 Napi::Value SetNetns(const Napi::CallbackInfo& info);
 
 template <class T>

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { STATUS } from './abi.js';
 import type { PackedBindings } from '../config/bindings-file.js';
+import { tryLoadXsk } from '../dataplane/xsk.js';
 
 /** The raw exports of build/xbr.wasm (assembly/index.ts). */
 export interface CoreExports {
@@ -135,6 +136,21 @@ export function layoutFor(opts: EngineOptions = {}): Layout {
 }
 
 /**
+ * Transparent huge pages for a large memory, where the kernel has them in "madvise"
+ * mode and the native shim is built (src/dataplane/xsk.ts): the binding table is
+ * looked up at random, and 4 KiB pages add a TLB miss to nearly every look-up. Done
+ * before the core touches the memory; without the shim the memory works the same.
+ */
+function adviseHugePages(memory: WebAssembly.Memory): void {
+  if (memory.buffer.byteLength < 32 * 2 ** 20) return;
+  try {
+    tryLoadXsk()?.adviseHugePages(memory);
+  } catch {
+    // not supported here: ordinary pages
+  }
+}
+
+/**
  * Instantiates the core over a new memory sized for the layout (initial = maximum:
  * it never grows, so the UMEM it holds never moves).
  */
@@ -146,6 +162,7 @@ export function instantiateCore(layout: Layout): CoreExports {
   const pages = Math.ceil(bytes / 65536);
   if (pages > 65536) throw new CoreError(`the layout needs ${bytes} bytes, over wasm32's 4 GiB`);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  adviseHugePages(memory);
   const core = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as CoreExports;
   const rc = core.init(layout.bindLog2, layout.fragLog2, layout.frames, layout.frameShift, layout.batch);
   if (rc !== 0) throw new CoreError(`core init failed (${rc})`);

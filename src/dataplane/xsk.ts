@@ -220,6 +220,8 @@ export interface XskAddon {
   setPrefixes6(prog: XdpProgram, prefixes: Prefix[]): number;
   programCounters(prog: XdpProgram): SteerCounters;
   setAffinity(cpu: number | number[]): void;
+  /** madvise(MADV_HUGEPAGE) over the memory's whole 2 MiB pages; returns the bytes advised. */
+  adviseHugePages(memory: WebAssembly.Memory): number;
   setNetns(nameOrPath: string | null): void;
 }
 
