@@ -9,7 +9,7 @@
 //        [--queues N] [--batch B] [--cpu C] [--pps R]
 //
 // prints "started", then every 100 ms a line "t <ms> sent <n>" (cumulative), and at
-// the end {sent, seconds, pps}. --pps caps the rate (default: as fast as it goes);
+// the end {sent, seconds, pps, cpuMs}. --pps caps the rate (default: as fast as it goes);
 // ahead of it, the generator sleeps.
 
 import { loadXsk, type XskSocket, type Umem } from '../../src/dataplane/xsk.js';
@@ -124,7 +124,8 @@ function main(): void {
     addon.close(t.sock);
     addon.closeUmem(t.umem);
   }
-  process.stdout.write(`${JSON.stringify({ sent, seconds: secs, pps: sent / secs })}\n`);
+  const usage = process.cpuUsage();
+  process.stdout.write(`${JSON.stringify({ sent, seconds: secs, pps: sent / secs, cpuMs: (usage.user + usage.system) / 1000 })}\n`);
 }
 
 main();

@@ -2,6 +2,11 @@
 //
 //   node dist/bench/lab/throughput.js [--seconds 2] [--sizes 64,550] [--workers 1,2]
 //        [--loss 0.001] [--steps 6] [--fill N] [--cpus auto|none] [--paths xbr,kernel]
+//
+// --cpus auto (the default) pins the generator to the last CPU and xbr's workers to
+// the others (on 2 CPUs: the generator on CPU 1, every worker on CPU 0); none lets
+// the scheduler place them (then 2 workers and the generator, three busy threads,
+// fight over 2 cores).
 //        [--wait-quiet S] [--record]
 //
 // For each worker count N (a lab whose veths have N queues, xbr with N workers):
@@ -168,10 +173,10 @@ async function trial(topo: Topology, frame: Uint8Array, workers: number, seconds
   if (genCpu !== '') args.push('--cpu', genCpu);
   const a = counts(topo);
   const gen = spawnProc('ip', args, (seconds + 20) * 1000);
-  let g: { sent: number; seconds: number };
+  let g: { sent: number; seconds: number; cpuMs: number };
   try {
     const out = await gen.done;
-    g = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; seconds: number };
+    g = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; seconds: number; cpuMs: number };
   } finally {
     await stopProc(gen, 'SIGKILL');
   }
@@ -185,7 +190,8 @@ async function trial(topo: Topology, frame: Uint8Array, workers: number, seconds
     deliveredPps: delivered / g.seconds,
     loss: offered > 0 ? Math.max(0, 1 - delivered / offered) : 1,
     coresBusy: ((b.cpu.busy - a.cpu.busy) / Math.max(1, b.cpu.total - a.cpu.total)) * cpus().length,
-    othersCores: othersCores(a, b),
+    // the generator has exited by now: its CPU time is not in b.own, add it
+    othersCores: Math.max(0, othersCores(a, b) - g.cpuMs / 1000 / ((b.t - a.t) / 1000)),
   };
 }
 
@@ -299,7 +305,7 @@ async function main(): Promise<number> {
   const steps = Number(opt('steps', '6'));
   const sizes = opt('sizes', '64,550').split(',').map(Number);
   const workerCounts = opt('workers', '1,2').split(',').map(Number);
-  const pin = opt('cpus', 'none');
+  const pin = opt('cpus', 'auto');
   const record = process.argv.includes('--record');
   const waitS = Number(opt('wait-quiet', '120'));
   const paths = opt('paths', 'xbr,kernel').split(',');

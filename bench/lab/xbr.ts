@@ -15,6 +15,8 @@ export interface XbrOptions {
   debugHooks?: boolean;
   /** Time limit of the whole process (SIGKILL). Default 10 minutes. */
   timeoutMs?: number;
+  /** Extra node options (e.g. ['--trace-gc']; the workers inherit them). */
+  nodeArgs?: string[];
 }
 
 export class Xbr {
@@ -29,7 +31,7 @@ export class Xbr {
     const bin = join(root(), 'bin', 'xbr.js');
     const proc = spawnProc(
       'ip',
-      ['netns', 'exec', topo.ns.br, process.execPath, bin, 'run', '--config', configPath, ...(opts.args ?? [])],
+      ['netns', 'exec', topo.ns.br, process.execPath, ...(opts.nodeArgs ?? []), bin, 'run', '--config', configPath, ...(opts.args ?? [])],
       opts.timeoutMs ?? 600_000,
       env,
     );
