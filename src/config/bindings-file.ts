@@ -79,6 +79,8 @@ export interface BindingCheckOptions {
 export class BindingSet {
   private keys = new Set<number>();
   private params = new Map<number, number>();
+  /** Whether (psid, offset, length)'s port set meets reserved-ports: few distinct keys, many bindings. */
+  private reservedHit = new Map<number, boolean>();
 
   /** null when fine, else the reason. */
   check(b: ResolvedBinding, opts: BindingCheckOptions): string | null {
@@ -86,8 +88,14 @@ export class BindingSet {
     if (b.psid >= 2 ** b.psidLen) return `psid ${b.psid} does not fit psid-len ${b.psidLen}`;
     if (opts.mode === 'lw4o6' && b.prefixLen !== 128) return `lw4o6 binds a B4 address (/128), not a /${b.prefixLen}`;
     if (opts.mode !== 'lw4o6' && b.prefixLen > 64) return `a CE prefix must be /64 or shorter, not /${b.prefixLen}`;
-    if (b.psidLen > 0 && portSetIntersectsReserved(portSetRanges(b.psid, b.psidOffset, b.psidLen), opts.reserved)) {
-      return `the port set of psid ${b.psid} reaches into reserved-ports (RFC 7618 section 8)`;
+    if (b.psidLen > 0) {
+      const rk = (b.psid * 32 + b.psidOffset) * 32 + b.psidLen;
+      let hit = this.reservedHit.get(rk);
+      if (hit === undefined) {
+        hit = portSetIntersectsReserved(portSetRanges(b.psid, b.psidOffset, b.psidLen), opts.reserved);
+        this.reservedHit.set(rk, hit);
+      }
+      if (hit) return `the port set of psid ${b.psid} reaches into reserved-ports (RFC 7618 section 8)`;
     }
     const key = b.ipv4 * 65536 + b.psid;
     if (this.keys.has(key)) return `duplicate binding for ${ipv4Text(b.ipv4)} psid ${b.psid}`;
@@ -176,8 +184,12 @@ export function loadBindingsFile(path: string, opts: BindingCheckOptions, set = 
       if (l === null) fail(`ipv6: "${v6text}" has a bad prefix length`);
       prefixLen = l as number;
     }
-    if (!ipaddr.IPv6.isValid(addrText)) fail(`ipv6: "${v6text}" is not an IPv6 address or prefix`);
-    const bytes = ipaddr.IPv6.parse(addrText).toByteArray();
+    let bytes: number[] = [];
+    try {
+      bytes = ipaddr.IPv6.parse(addrText).toByteArray();
+    } catch {
+      fail(`ipv6: "${v6text}" is not an IPv6 address or prefix`);
+    }
     v6bytes.set(bytes);
     // host bits beyond the prefix length must be zero
     for (let bit = prefixLen; bit < 128; bit++) {
