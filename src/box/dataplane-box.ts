@@ -12,7 +12,7 @@ import { OP_PUT, OP_REMOVE } from '../dataplane/binding-ring.js';
 import { runtimeMacs, type Dataplane } from '../dataplane/runtime.js';
 import { RunningBox, type BoxOptions, type LeaseAdapter } from './box.js';
 import type { CoreTarget } from './core-target.js';
-import type { CounterSnapshot, WorkerStatus } from './types.js';
+import { BoxError, type CounterSnapshot, type WorkerStatus } from './types.js';
 
 export class DataplaneTarget implements CoreTarget {
   /** Bindings per IPv4 address, for the steering maps. */
@@ -91,5 +91,14 @@ export class DataplaneBox extends RunningBox {
     const box = new DataplaneBox(configPath, config, packed, new DataplaneTarget(dp, config, packed), opts.leases, opts);
     box.logStart();
     return box;
+  }
+
+  /**
+   * Per-subscriber counters need a per-binding flag and counter slots in the core,
+   * which the AF_XDP workers do not have yet: refused (the API answers 501) rather
+   * than showing counters that never move.
+   */
+  override traceSubscriber(_ipv4: string, _psid: number, _on: boolean): boolean {
+    throw new BoxError('unsupported', 'per-subscriber counters are not available in the AF_XDP data plane yet (only in the in-process box)');
   }
 }
