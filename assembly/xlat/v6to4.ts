@@ -110,6 +110,28 @@ function mayAnswer6(ip: usize): bool {
   return !(nh == P_ICMPV6 && off < end && isError6(<u32>load<u8>(ip + off)));
 }
 
+const FITS: i32 = -1;
+const FRAGMENT: i32 = -2;
+// The DF flag sizeV4() decided.
+let sizedDf: bool = false;
+
+/**
+ * Sizes (RFC 7915 sections 5.1 and 5.1.1, DESIGN.md): DF is set when the IPv4
+ * packet (tot4 bytes) is over 1260 bytes, unless the IPv6 packet was a fragment. A
+ * packet that does not fit mtu.ipv4 is fragmented when DF is clear (FRAGMENT), else
+ * Packet Too Big goes back and the drop counter is returned. A hairpin never leaves
+ * on the IPv4 side, so it always FITS.
+ */
+@inline function sizeV4(ip: usize, total: u32, tot4: u32, hair: bool, isError: bool, nonFirst: bool): i32 {
+  sizedDf = !v6frag && tot4 > 1260;
+  if (hair || tot4 <= mtu4) return FITS;
+  if (!sizedDf) return FRAGMENT;
+  let mtu = mtu4 + 20;
+  if (mtu < 1280) mtu = 1280;
+  sendIcmp6(ip, total, 2, 0, mtu, isError, nonFirst);
+  return C.drop_ipv6_too_big;
+}
+
 /** Translates the IPv6 packet at p from a CE to IPv4. -1 when emitted/held, else a drop. */
 export function v6to4(p: usize, len: u32): i32 {
   const ip = p + l2len;
@@ -183,21 +205,11 @@ export function v6to4(p: usize, len: u32): i32 {
 
   if (nh == P_ICMPV6) return icmp6to4(p, ip, total, hl - 1, src4, dst4, hair);
 
-  // Sizes (RFC 7915 section 5.1 and DESIGN.md): DF is set when the IPv4 packet is
-  // over 1260 bytes, unless the IPv6 packet was a fragment. An IPv4 packet that does
-  // not fit mtu.ipv4 is fragmented when DF is clear, else Packet Too Big goes back.
   const tot4: u32 = l4len + 20;
-  const df = !v6frag && tot4 > 1260;
-  let fragmentOut = false;
-  if (!hair && tot4 > mtu4) {
-    if (df) {
-      let mtu = mtu4 + 20;
-      if (mtu < 1280) mtu = 1280;
-      sendIcmp6(ip, total, 2, 0, mtu, cIsError, nonFirst);
-      return C.drop_ipv6_too_big;
-    }
-    fragmentOut = true;
-  }
+  const sized = sizeV4(ip, total, tot4, hair, cIsError, nonFirst);
+  if (sized >= 0) return sized;
+  const df = sizedDf;
+  const fragmentOut = sized == FRAGMENT;
   const proto = nh;
   let csOff: i32 = -1;
   let delta: u64 = 0;
@@ -238,21 +250,12 @@ function icmp6to4(p: usize, ip: usize, total: u32, ttl: u32, src4: u32, dst4: u3
   if (!map6to4(type, code, rest)) return C.drop_icmp_untranslatable;
 
   if (!isError6(type)) {
-    // Sizes as for any packet (RFC 7915 sections 5.1 and 5.1.1, DESIGN.md): DF iff over
-    // 1260 bytes and not a fragment (an atomic fragment keeps its Identification); over
-    // mtu.ipv4, DF set -> Packet Too Big, DF clear -> IPv4 fragments.
-    const tot4: u32 = 20 + l4len;
-    const df = !v6frag && tot4 > 1260;
-    let fragmentOut = false;
-    if (!hair && tot4 > mtu4) {
-      if (df) {
-        let mtu = mtu4 + 20;
-        if (mtu < 1280) mtu = 1280;
-        sendIcmp6(ip, total, 2, 0, mtu, false, false);
-        return C.drop_ipv6_too_big;
-      }
-      fragmentOut = true;
-    }
+    // sizes as for any packet (an atomic fragment keeps its Identification)
+    const tot4: u32 = l4len + 20;
+    const sized = sizeV4(ip, total, tot4, hair, false, false);
+    if (sized >= 0) return sized;
+    const df = sizedDf;
+    const fragmentOut = sized == FRAGMENT;
     const h = l4 - 20;
     const oldWord = <u32>load<u16>(l4);
     // remove the pseudo-header (read before the IPv4 header overwrites it)
