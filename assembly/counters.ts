@@ -23,7 +23,7 @@ export const enum C {
   drop_icmp_truncated, drop_icmp_bad_checksum, drop_icmp_untranslatable, drop_icmp_fragmented,
   drop_icmp_inner_invalid,
   drop_udp_zero_checksum_fragment, drop_frag_no_first, drop_frag_timeout, drop_frag_table_full,
-  drop_tunnel_bad_outer_source, drop_tunnel_bad_br_address, drop_tunnel_not_ipv4, drop_tunnel_inner_invalid,
+  drop_hairpin_disabled, drop_tunnel_bad_outer_source, drop_tunnel_bad_br_address, drop_tunnel_not_ipv4, drop_tunnel_inner_invalid,
   drop_tunnel_inner_source,
   tunnel_frag_held, tunnel_reassembled, tunnel_icmp_relayed,
   drop_tunnel_reasm_invalid, drop_tunnel_reasm_too_big, drop_tunnel_reasm_full, drop_tunnel_reasm_timeout,
@@ -47,7 +47,7 @@ export const COUNTER_NAMES = "rx4_packets,rx4_bytes,rx6_packets,rx6_bytes," +
   "drop_icmp_truncated,drop_icmp_bad_checksum,drop_icmp_untranslatable,drop_icmp_fragmented," +
   "drop_icmp_inner_invalid," +
   "drop_udp_zero_checksum_fragment,drop_frag_no_first,drop_frag_timeout,drop_frag_table_full," +
-  "drop_tunnel_bad_outer_source,drop_tunnel_bad_br_address,drop_tunnel_not_ipv4,drop_tunnel_inner_invalid," +
+  "drop_hairpin_disabled,drop_tunnel_bad_outer_source,drop_tunnel_bad_br_address,drop_tunnel_not_ipv4,drop_tunnel_inner_invalid," +
   "drop_tunnel_inner_source," +
   "tunnel_frag_held,tunnel_reassembled,tunnel_icmp_relayed," +
   "drop_tunnel_reasm_invalid,drop_tunnel_reasm_too_big,drop_tunnel_reasm_full,drop_tunnel_reasm_timeout," +

@@ -11,6 +11,7 @@ export const FLAG_MAC4: u32 = 2;
 export const FLAG_MAC6: u32 = 4;
 export const FLAG_LW_UNREACH: u32 = 8;
 export const FLAG_FRAGMENT_ENCAP: u32 = 16;
+export const FLAG_NO_HAIRPIN: u32 = 32;
 
 export let loaded: bool = false;
 export let mode: u32 = MODE_MAPT;

@@ -30,7 +30,7 @@
 import { C, inc } from '../counters';
 import { ld16, ld32 } from '../net/bytes';
 import { valid, net16, sum16B } from '../net/checksum';
-import { mtu4, mtu6, mode, MODE_LW4O6, flags, FLAG_FRAGMENT_ENCAP, FLAG_LW_UNREACH, brHi, brLo } from '../params';
+import { mtu4, mtu6, mode, MODE_LW4O6, flags, FLAG_FRAGMENT_ENCAP, FLAG_LW_UNREACH, FLAG_NO_HAIRPIN, brHi, brLo } from '../params';
 import { emit, freeFrame } from '../io/frames';
 import { loadHi, loadLo, outHi, outLo } from '../map/addr';
 import { l2len, writeL2 } from '../xlat/l2';
@@ -213,6 +213,8 @@ function decapWhole(p: usize, len: u32): i32 {
     icmp4ToCE(inner, itot, 11, 0, 0, shi, slo);
     return C.drop_ipv4_ttl_expired;
   }
+  // RFC 7596 section 6.2: the hairpinning policy is configurable (hairpinning: false)
+  if ((flags & FLAG_NO_HAIRPIN) && ownsV4(idst)) return C.drop_hairpin_disabled;
   decTtl(inner);
   // The frame becomes an IPv4 frame (link header in front of the inner packet), so
   // that a hairpinned fragment the fragment table holds is an IPv4 frame when it is

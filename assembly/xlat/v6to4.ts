@@ -6,7 +6,7 @@
 import { C, inc } from '../counters';
 import { ld16, ld32, st16, st32 } from '../net/bytes';
 import { sum, finish, valid, net16, neg32, sum16B, adjust } from '../net/checksum';
-import { mtu4, icmpSrc4 } from '../params';
+import { mtu4, icmpSrc4, flags, FLAG_NO_HAIRPIN } from '../params';
 import { emit } from '../io/frames';
 import { inDmr, extract6052, loadHi, loadLo } from '../map/addr';
 import { l2len, writeL2 } from './l2';
@@ -202,6 +202,8 @@ export function v6to4(p: usize, len: u32): i32 {
   }
   const dst4 = extract6052(dhi, dlo);
   const hair = ownsV4(dst4);
+  // RFC 7599 12.2 / RFC 7596 6.2: CE-to-CE through the BR unless the policy says no
+  if (hair && (flags & FLAG_NO_HAIRPIN)) return C.drop_hairpin_disabled;
 
   if (nh == P_ICMPV6) return icmp6to4(p, ip, total, hl - 1, src4, dst4, hair);
 

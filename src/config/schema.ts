@@ -208,6 +208,12 @@ export const configSchema = z.strictObject({
    * exceeds mtu.ipv6 (RFC 2473 section 7); false: answer ICMPv4 Fragmentation Needed.
    */
   'encap-fragment': z.boolean().default(true),
+  /**
+   * EXTENSION: CE-to-CE traffic through the BR (RFC 7599 12.2 hub-and-spoke, RFC 7596
+   * section 6.2, where the hairpinning policy MUST be configurable). false: such
+   * packets are dropped (drop_hairpin_disabled).
+   */
+  hairpinning: z.boolean().default(true),
   /** EXTENSION, lw4o6. */
   lw4o6: z
     .strictObject({

@@ -20,6 +20,7 @@ export const FLAG = {
   MAC6: 1 << 2, // v6-side MAC addresses below are valid
   LW_UNREACH: 1 << 3, // lw4o6: ICMPv4 3/1 on a binding miss for an address the BR owns
   FRAGMENT_ENCAP: 1 << 4, // encap modes: fragment the outer IPv6 (else Fragmentation Needed)
+  NO_HAIRPIN: 1 << 5, // hairpinning: false — CE-to-CE through the BR is dropped (RFC 7596 6.2)
 } as const;
 
 /** Byte offsets of the blob header. */

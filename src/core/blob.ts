@@ -66,6 +66,7 @@ export function compileRules(config: XbrConfig, runtime: RuntimeMacs = {}): Uint
   if (mac6Src && mac6Dst) flags |= FLAG.MAC6;
   if (mode === 'lw4o6' && config.lw4o6['unreachable-on-miss']) flags |= FLAG.LW_UNREACH;
   if (encap && config['encap-fragment']) flags |= FLAG.FRAGMENT_ENCAP;
+  if (!config.hairpinning) flags |= FLAG.NO_HAIRPIN;
 
   view.setUint32(HDR.MAGIC, BLOB_MAGIC, true);
   view.setUint8(HDR.MODE, MODE[mode]);

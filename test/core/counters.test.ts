@@ -162,6 +162,11 @@ const SCENARIOS: Record<string, Scenario> = {
     },
   },
   drop_no_rules: { opts: { noRules: true }, run: go(v4udp(), v6udp()), n: 2 },
+  // CE to CE through the BR with hairpinning off (RFC 7599 12.2, policy of RFC 7596 6.2)
+  drop_hairpin_disabled: {
+    cfg: { hairpinning: false },
+    run: go(ipv6({ src: CE6, dst: '2001:db8:ffff:0:c0:2:1200:0', payload: udp({ sport: 1232, dport: 1236, payload: 'c' }) })),
+  },
 };
 
 /** Counters no MAP-T packet can move, and why. */

@@ -92,6 +92,12 @@ const CASES: Case[] = [
     opts: { fragmentSlots: 16 },
     batches: () => [Array.from({ length: 17 }, (_, i) => fragment4(toA({ id: 100 + i, payload: udp({ sport: 53, dport: LW.portA, payload: big(1000) }) }), 600)[1])],
   },
+  {
+    // B4 to B4 through the BR with hairpinning off (RFC 7596 section 6.2's policy)
+    drop: 'drop_hairpin_disabled',
+    yaml: 'hairpinning: false\n',
+    batches: () => [[tunnel(LW.b4a, ipv4({ src: LW.addr, dst: LW.addr, payload: udp({ sport: LW.portA, dport: LW.portB }) }))]],
+  },
   { drop: 'drop_tunnel_bad_br_address', batches: () => [[tunnel(LW.b4a, fromA(), '2001:db8::1')]] },
   { drop: 'drop_tunnel_bad_outer_source', batches: () => [[tunnel(LW.b4b, fromA())]] },
   { drop: 'drop_tunnel_inner_source', batches: () => [[tunnel(LW.b4a, fromA({ src: '192.0.2.1' }))]] },
