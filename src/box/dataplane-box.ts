@@ -10,6 +10,7 @@ import { coreCounterNames } from '../core/engine.js';
 import { STATUS } from '../core/abi.js';
 import { OP_PUT, OP_REMOVE } from '../dataplane/binding-ring.js';
 import { runtimeMacs, type Dataplane } from '../dataplane/runtime.js';
+import { coveredBy } from '../dataplane/steering.js';
 import { RunningBox, type BoxOptions, type LeaseAdapter } from './box.js';
 import type { CoreTarget } from './core-target.js';
 import { BoxError, type CounterSnapshot, type WorkerStatus } from './types.js';
@@ -19,24 +20,30 @@ export class DataplaneTarget implements CoreTarget {
   private perAddress = new Map<number, number>();
   /** (IPv4, PSID) keys bound, to bound the table as the workers' cores do. */
   private keys = new Set<number>();
+  /** Addresses the config's prefixes steer already (a binding there needs no re-steer). */
+  private covered: (ipv4: number) => boolean;
 
   constructor(
     readonly dp: Dataplane,
     private config: XbrConfig,
     initial: PackedBindings,
   ) {
+    this.covered = coveredBy(config);
     for (let i = 0; i < initial.count; i++) {
       this.keys.add(initial.ipv4[i] * 65536 + initial.psid[i]);
       this.note(initial.ipv4[i], +1);
     }
   }
 
-  /** Counts a binding on an address in or out; true when the address appears or goes. */
+  /**
+   * Counts a binding on an address in or out; true when the XDP maps must change: an
+   * address outside the config's prefixes got its first binding or lost its last.
+   */
   private note(ipv4: number, d: number): boolean {
     const n = (this.perAddress.get(ipv4) ?? 0) + d;
     if (n <= 0) this.perAddress.delete(ipv4);
     else this.perAddress.set(ipv4, n);
-    return (d > 0 && n === 1) || n <= 0;
+    return ((d > 0 && n === 1) || n <= 0) && !this.covered(ipv4);
   }
 
   async compile(config: XbrConfig): Promise<Uint8Array> {
@@ -45,6 +52,7 @@ export class DataplaneTarget implements CoreTarget {
 
   loadRules(config: XbrConfig, blob: Uint8Array): void {
     this.config = config;
+    this.covered = coveredBy(config);
     this.dp.swapRules(config, blob, this.perAddress.keys());
   }
 

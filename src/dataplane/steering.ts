@@ -42,12 +42,33 @@ export interface SteeringSets {
   v6: Prefix[];
 }
 
-/** The prefixes for a config whose bindings are on `addresses` (IPv4 numbers). */
-export function steeringFor(config: XbrConfig, addresses: Iterable<number>): SteeringSets {
+/** The IPv4 prefixes a config steers whatever its bindings: rules (not lw4o6) and 4o6 pools. */
+function configPrefixes4(config: XbrConfig): Prefix[] {
   const v4: Prefix[] = config.mode === 'lw4o6' ? [] : config.rules.map((r) => prefix(r['ipv4-prefix']));
-  v4.push(...mergeAddresses(addresses));
   // addresses the 4o6 server leases become bindings at run time
   for (const pool of config.dhcp4o6?.pools ?? []) v4.push(prefix(pool.ipv4));
+  return v4;
+}
+
+/**
+ * Whether an IPv4 address is steered by the config's own prefixes: a binding there
+ * needs no entry of its own, so a lease or an API binding on it changes nothing in
+ * the XDP maps.
+ */
+export function coveredBy(config: XbrConfig): (ipv4: number) => boolean {
+  const nets = configPrefixes4(config).map((p) => {
+    const net = ((p.addr[0] << 24) | (p.addr[1] << 16) | (p.addr[2] << 8) | p.addr[3]) >>> 0;
+    const mask = p.len === 0 ? 0 : (0xffffffff << (32 - p.len)) >>> 0;
+    return [net, mask] as const;
+  });
+  return (ipv4) => nets.some(([net, mask]) => ((ipv4 & mask) >>> 0) === net);
+}
+
+/** The prefixes for a config whose bindings are on `addresses` (IPv4 numbers). */
+export function steeringFor(config: XbrConfig, addresses: Iterable<number>): SteeringSets {
+  const v4 = configPrefixes4(config);
+  const covered = coveredBy(config);
+  v4.push(...mergeAddresses([...addresses].filter((a) => !covered(a))));
   const v6: Prefix[] = [];
   if (config.mode === 'map-t' && config.dmr) v6.push(prefix(config.dmr));
   if (config.br) v6.push(prefix(`${config.br}/128`));
