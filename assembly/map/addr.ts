@@ -106,4 +106,3 @@ export function extract6052(hi: u64, lo: u64): u32 {
   store<u64>(dst, load<u64>(src, 8), 8);
 }
 
-export { ld64 };

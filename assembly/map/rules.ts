@@ -6,7 +6,6 @@
 //   p = 32 - r IPv4 suffix bits, k = o - p PSID bits (k <= 0: the CE gets an IPv4
 //   prefix of length r + o, no port sharing).
 
-import { ld32, ld16 } from '../net/bytes';
 import { mode, MODE_MAPE } from '../params';
 import { insertBits, extractBits, maskHi, maskLo, loadHi, loadLo, outHi, outLo } from './addr';
 
@@ -259,4 +258,3 @@ export function sourceOfRule(r: Rule, hi: u64, lo: u64): bool {
   return true;
 }
 
-export { ld32, ld16 };

@@ -3,7 +3,7 @@
 // IPv6 header is written in front of the untouched L4 payload (the frame's headroom
 // takes the growth), and the same frame is transmitted.
 
-import { C, inc, add } from '../counters';
+import { C, inc } from '../counters';
 import { ld16, ld32, st16, st32 } from '../net/bytes';
 import { sum, finish, valid, net16, neg32, sum16B, adjust } from '../net/checksum';
 import { mtu6, flags, FLAG_LW_UNREACH, mode, MODE_LW4O6 } from '../params';
@@ -375,4 +375,3 @@ function icmp4to6(p: usize, ip: usize, ihl: u32, tot: u32, ttl: u32, off: u32, m
   return -1;
 }
 
-export { add };
