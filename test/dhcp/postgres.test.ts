@@ -181,8 +181,5 @@ dhcp4o6:
   });
 });
 
-it('PostgreSQL prerequisite', () => {
-  // Reported as its own line so a local skip is visible; in CI a missing database fails above.
-  if (unavailable !== null && !CI) console.warn(`PostgreSQL tests skipped: ${unavailable}`);
-  expect(true).toBe(true);
-});
+// a local skip is said out loud; in CI a missing database fails the suite above
+if (unavailable !== null && !CI) console.warn(`PostgreSQL tests skipped: ${unavailable}`);

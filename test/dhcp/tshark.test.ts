@@ -171,7 +171,5 @@ describe.skipIf(version === null && !CI)('tshark interop', () => {
   });
 });
 
-it('tshark prerequisite', () => {
-  if (version === null && !CI) console.warn('tshark interop test skipped: tshark not installed (scripts/install-tshark.sh)');
-  expect(true).toBe(true);
-});
+// a local skip is said out loud; in CI a missing tshark fails the suite above
+if (version === null && !CI) console.warn('tshark interop test skipped: tshark not installed (scripts/install-tshark.sh)');
