@@ -16,6 +16,7 @@ import { v6to4 } from './xlat/v6to4';
 import { encap4, decap6, encapHairpin } from './encap/tunnel';
 import { reasmSweep } from './encap/reasm';
 import { prefetchBatch } from './encap/prefetch';
+import { resetPacketTrace } from './map/trace';
 
 // Room the core needs in front of a packet: IPv4 -> IPv6 grows it by 20 bytes
 // (28 with a Fragment header, 40 for an ICMP error), encapsulation by 40.
@@ -35,6 +36,7 @@ function handle(p: usize, len: u32, counted: bool): void {
     p = f + HEADROOM;
   }
   saveMacs(p);
+  resetPacketTrace();
   let v: u32 = 0;
   if (l2len) {
     if (len < 14) {
@@ -75,6 +77,7 @@ function handle(p: usize, len: u32, counted: bool): void {
  * TTL already decremented, counted as hairpin.
  */
 function released(p: usize, len: u32): void {
+  resetPacketTrace();
   const r = mode == MODE_MAPT ? v4to6(p, len, true) : encapHairpin(p, len);
   if (r >= 0) {
     inc(<C>r);

@@ -3,13 +3,14 @@
 // maximum, so it never grows and never moves: DESIGN.md); init() carves it into
 // regions above the AssemblyScript data, all fixed for the instance's life.
 //
-//   [ static data | counters | arg | blob | rules | bindings | fragments |
+//   [ static data | counters | trace | arg | blob | rules | bindings | fragments |
 //     rx descriptors | tx descriptors | io | free list | (page-aligned) frames ]
 
 import { C, COUNTER_NAMES, setCountersBase } from './counters';
 import { setParams } from './params';
 import { setRulesArea, loadRules, RULE_SIZE, BLOB_RULE_SIZE } from './map/rules';
 import * as bindings from './map/bindings';
+import * as trace from './map/trace';
 import { setFragArea, fragClear, setHeldLimit } from './xlat/fragtable';
 import { reasmClear } from './encap/reasm';
 export { benchStageTunnel, benchSeed, benchPrefetch } from './encap/bench';
@@ -50,6 +51,8 @@ function place(bindLog2: u32, fragLog2: u32, frameCount: u32, frameShift: u32, b
   let p = REGION_BASE;
   const cnt = p;
   p = align(p + <usize>C.COUNT * 8, 64);
+  const tr = p;
+  p = align(p + trace.traceAreaBytes(), 64);
   const a = p;
   p += ARG_SIZE;
   const b = p;
@@ -80,6 +83,7 @@ function place(bindLog2: u32, fragLog2: u32, frameCount: u32, frameShift: u32, b
     ioCapacity = ioCap;
     setCountersBase(cnt);
     memory.fill(cnt, 0, <usize>C.COUNT * 8);
+    trace.setTraceArea(tr);
     setRulesArea(rules, order6);
     bindings.setBindingArea(bind, bindLog2);
     setFragArea(frag, fragLog2);
@@ -172,6 +176,22 @@ export function bindingSlots(): u32 {
 export function bindingTableBytes(bindLog2: u32): f64 {
   return <f64>bindings.areaBytes(bindLog2);
 }
+
+// ---- per-subscriber counters (map/trace.ts) -------------------------------------
+
+/**
+ * Traces the binding (v4, psid) in trace slot t (1..traceMax()), or stops tracing
+ * it (t = 0); the binding need not exist yet (it is flagged when it is added). 0, or
+ * 1 slot out of range, 2 slot or key taken, 3 not traced. Between batches.
+ */
+export function traceSet(v4: u32, psid: u32, t: u32): i32 {
+  const rc = trace.traceKeySet(v4, psid, t);
+  if (rc == 0) bindings.setTraceFlag(v4, psid, t);
+  return rc;
+}
+/** Per trace slot (t - 1): u64 from-subscriber packets, bytes, to-subscriber packets, bytes. */
+export function traceCountersPtr(): usize { return trace.traceCountersPtr(); }
+export function traceMax(): u32 { return trace.TRACE_MAX; }
 
 // ---- frames and batches -----------------------------------------------------------
 

@@ -42,6 +42,7 @@ import { checkV4, v4ihl, v4tot, selectCE, classify4, cPort, cHasPort, HELD } fro
 import { key4in6, recordFirst, lookupFollower, FOLLOW_HELD, FOLLOW_KNOWN, fragPort } from '../xlat/fragtable';
 import { isError6 } from '../xlat/icmpmap';
 import { mapV4, ownsV4 } from '../xlat/lookup4';
+import { markFrom } from '../map/trace';
 import { newId } from '../xlat/clock';
 import { icmp4ToInternet, icmp4ToCE } from './icmp4';
 import { fragHeaderAt, reasmAdd, REASM_DONE, reasmPtr, reasmLen } from './reasm';
@@ -203,6 +204,7 @@ function decapWhole(p: usize, len: u32): i32 {
     if (mode == MODE_LW4O6) sendIcmp6(ip, total, 1, 5, 0, false, false);
     return r >= 0 ? C.drop_tunnel_inner_source : C.drop_tunnel_bad_outer_source;
   }
+  markFrom(); // a traced subscriber's packet (map/trace.ts)
   // A validated first fragment: its followers take its port (recorded only now, so
   // a spoofed first fragment cannot set the port of a flow).
   if (off == 0 && more) {

@@ -10,6 +10,8 @@
 // Descriptors (src/core/abi.ts): u32 address | u16 length | u8 port | u8 flags.
 
 import { C, inc, add } from '../counters';
+import { traceSent } from '../map/trace';
+import { l2len } from '../xlat/l2';
 
 export let framesBase: usize = 0;
 export let frameShift: u32 = 11;
@@ -126,5 +128,6 @@ export function emit(p: usize, len: u32, port: u32): bool {
     inc(C.tx6_packets);
     add(C.tx6_bytes, len);
   }
+  traceSent(port, len - l2len);
   return true;
 }

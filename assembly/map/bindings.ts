@@ -7,7 +7,8 @@
 // Two tables, one region:
 //   bindings  (ipv4, psid) -> the CE's IPv6 prefix (map-t, map-e) or B4 address
 //             (lw4o6). Slot, 24 bytes: u32 ipv4 | u16 psid | u8 used | u8 prefix
-//             length | 16 B IPv6.
+//             length | 16 B IPv6. `used`: bit 0 set for a slot in use, bits 1..7
+//             the binding's trace slot (map/trace.ts; 0 = not traced).
 //   addresses ipv4 -> the port-set parameters of that address (psid-len,
 //             psid-offset) and how many bindings use it: a look-up from the IPv4
 //             side needs them to turn a port into a PSID. Slot, 8 bytes: u32 ipv4 |
@@ -30,6 +31,8 @@
 //
 // Changes are made by the worker's own thread between batches (bindingPut /
 // bindingRemove), so a look-up never sees a half-written slot.
+
+import { traceSlotOf } from './trace';
 
 export const SLOT: usize = 24;
 export const ASLOT: usize = 8;
@@ -207,6 +210,11 @@ export let bOffset: u32 = 0;
   return load<u8>(s, 7);
 }
 
+/** The slot's `used` byte: bits 1..7 are its trace slot (map/trace.ts noteLookup). */
+@inline export function slotUsed(s: usize): u32 {
+  return load<u8>(s, 6);
+}
+
 /**
  * Loads a word of the slot where the look-up of v4's address entry starts. A batch touches the slots of all its packets
  * before handling them (encap/prefetch.ts), so that their cache misses overlap
@@ -248,10 +256,21 @@ export function put(v4: u32, psidLen: u32, offset: u32, psid: u32, v6: usize, pl
   if (b == 0) {
     b = claim(v4, psid);
     store<u32>(a, load<u32>(a, 4) + (1 << 11), 4);
+    // a traced key keeps its trace across remove and add (map/trace.ts)
+    const t = traceSlotOf(v4, psid);
+    if (t != 0) store<u8>(b, <u8>(1 | (t << 1)), 6);
   }
   store<u8>(b, <u8>plen, 7);
   memory.copy(b + 8, v6, 16);
   return OK;
+}
+
+/** Sets the trace slot (0 = none) of the binding (v4, psid); false when it is absent. */
+export function setTraceFlag(v4: u32, psid: u32, t: u32): bool {
+  const b = find(v4, psid);
+  if (b == 0) return false;
+  store<u8>(b, <u8>(1 | (t << 1)), 6);
+  return true;
 }
 
 /** Removes the binding (v4, psid); the address entry goes with its last binding. */

@@ -5,12 +5,10 @@
 
 import { C } from '../counters';
 import { mode, MODE_LW4O6, portReserved } from '../params';
-import { addrParams, bPsidLen, bOffset, lookup, slotPrefixLen } from '../map/bindings';
+import { addrParams, bPsidLen, bOffset, lookup, slotPrefixLen, slotUsed } from '../map/bindings';
+import { noteLookup, noteRule } from '../map/trace';
 import { findRule4, rule, rulePsid, mapAddress, bindingAddress, psidOf, RULE_FLAG_MODULUS } from '../map/rules';
 import { loadHi, loadLo } from '../map/addr';
-
-// The PSID of the last successful look-up (for per-subscriber accounting).
-export let lastPsid: u32 = 0;
 
 /** -1 when the address is mapped (outHi/outLo set), else the drop counter. */
 export function mapV4(v4: u32, port: u32, hasPort: bool): i32 {
@@ -26,7 +24,7 @@ export function mapV4(v4: u32, port: u32, hasPort: bool): i32 {
     const s = lookup(v4, <u32>psid);
     if (s == 0) return C.drop_ipv4_no_binding;
     bindingAddress(loadHi(s + 8), loadLo(s + 8), slotPrefixLen(s), v4, <u32>psid);
-    lastPsid = <u32>psid;
+    noteLookup(slotUsed(s));
     return -1;
   }
   if (mode == MODE_LW4O6) return C.drop_ipv4_no_rule; // lw4o6 has bindings only
@@ -41,7 +39,7 @@ export function mapV4(v4: u32, port: u32, hasPort: bool): i32 {
     if (psid < 0) return C.drop_ipv4_port_unmapped;
   }
   mapAddress(r, v4, <u32>psid);
-  lastPsid = <u32>psid;
+  noteRule();
   return -1;
 }
 

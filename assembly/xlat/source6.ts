@@ -4,7 +4,8 @@
 
 import { C } from '../counters';
 import { portReserved } from '../params';
-import { addrParams, bPsidLen, bOffset, lookup, slotPrefixLen } from '../map/bindings';
+import { addrParams, bPsidLen, bOffset, lookup, slotPrefixLen, slotUsed } from '../map/bindings';
+import { noteLookup, noteRule } from '../map/trace';
 import { findRule6, rule, rulePsid, sourceOfRule, srcV4, srcPsid, psidOf, bindingAddress, RULE_FLAG_MODULUS } from '../map/rules';
 import { loadHi, loadLo, outHi, outLo } from '../map/addr';
 
@@ -28,6 +29,7 @@ export function validateSource(hi: u64, lo: u64, port: u32, hasPort: bool): i32 
       }
       vV4 = bv4;
       vPsid = bpsid;
+      noteLookup(slotUsed(s));
       return -1;
     }
   }
@@ -45,5 +47,6 @@ export function validateSource(hi: u64, lo: u64, port: u32, hasPort: bool): i32 
   }
   vV4 = srcV4;
   vPsid = srcPsid;
+  noteRule();
   return -1;
 }

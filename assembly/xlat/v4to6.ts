@@ -16,6 +16,7 @@ import { key4, recordFirst, lookupFollower, FOLLOW_HELD, FOLLOW_KNOWN, fragPort 
 import { map4to6, isError4, mType, mCode, mRest } from './icmpmap';
 import { writeV6, writeFH, fragment6 } from './headers';
 import { mapV4 } from './lookup4';
+import { markTo } from '../map/trace';
 
 let s6hi: u64 = 0;
 let s6lo: u64 = 0;
@@ -253,6 +254,7 @@ export function selectCE(p: usize, len: u32, ip: usize, tot: u32, proto: u32, sr
     }
     return r;
   }
+  markTo(); // a traced subscriber's packet (map/trace.ts)
   return -1;
 }
 

@@ -18,6 +18,7 @@ import { writeV4, fragment4 } from './headers';
 import { newId } from './clock';
 import { parse6, v6plen, v6nh, v6l4, v6frag, v6fragOff, v6fragMore, v6fragId, v6errPtr } from './parse6';
 import { validateSource, vV4 } from './source6';
+import { markFrom } from '../map/trace';
 import { ownsV4 } from './lookup4';
 import { v4to6 } from './v4to6';
 
@@ -199,6 +200,7 @@ export function v6to4(p: usize, len: u32): i32 {
     }
   } else {
     src4 = vV4;
+    markFrom(); // a traced subscriber's packet (map/trace.ts)
   }
   const dst4 = extract6052(dhi, dlo);
   const hair = ownsV4(dst4);

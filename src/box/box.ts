@@ -144,7 +144,6 @@ export class RunningBox implements BoxSource {
     }
     const v = bindingView(b, 'lease');
     this.log.info({ event: had ? 'lease-binding-updated' : 'lease-binding-added', ipv4: v.ipv4, psid: v.psid, ipv6: v.ipv6 }, `lease binding ${key} -> ${v.ipv6}`);
-    if (this.trace.has(b.ipv4, b.psid)) this.trace.add(b);
   }
 
   /**
@@ -167,8 +166,10 @@ export class RunningBox implements BoxSource {
   leaseGone(ipv4: number, psid: number, why = 'released'): boolean {
     const gone = this.leaseTable.remove(ipv4, psid);
     if (!gone) return false;
-    if (!this.statics.has(ipv4, psid)) this.core.removeBinding(ipv4, psid);
-    this.trace.remove(ipv4, psid);
+    if (!this.statics.has(ipv4, psid)) {
+      this.core.removeBinding(ipv4, psid);
+      this.untrace(ipv4, psid);
+    }
     this.log.info({ event: 'lease-binding-removed', ipv4: formatIPv4(ipv4), psid, why }, `lease binding ${formatIPv4(ipv4)} PSID ${psid} removed (${why})`);
     return true;
   }
@@ -217,7 +218,7 @@ export class RunningBox implements BoxSource {
   }
 
   subscriberCounters(): SubscriberCounters[] {
-    return this.trace.snapshot();
+    return this.trace.size === 0 ? [] : this.trace.snapshot(this.core.traceCounters());
   }
 
   // ---- BoxSource: changes -------------------------------------------------------------
@@ -230,7 +231,6 @@ export class RunningBox implements BoxSource {
       if (rc !== STATUS.OK) throw new BoxError('conflict', `the core refused the binding: ${statusName(rc)}`);
       const how = this.statics.put(b);
       this.apiChanges++;
-      if (this.trace.has(b.ipv4, b.psid)) this.trace.add(b);
       const v = bindingView(b, 'static');
       this.log.info({ event: `binding-${how}`, ipv4: v.ipv4, psid: v.psid, psidLen: v.psidLen, psidOffset: v.psidOffset, ipv6: v.ipv6 }, `static binding ${v.ipv4} PSID ${v.psid} ${how} (API)`);
     });
@@ -245,7 +245,7 @@ export class RunningBox implements BoxSource {
       const lease = this.leaseTable.get(v4, psid);
       if (lease) this.core.putBinding(lease); // the shadowed lease takes over
       else this.core.removeBinding(v4, psid);
-      if (!lease) this.trace.remove(v4, psid);
+      if (!lease) this.untrace(v4, psid);
       this.log.info({ event: 'binding-removed', ipv4, psid }, `static binding ${ipv4} PSID ${psid} removed (API)`);
       return true;
     });
@@ -268,17 +268,22 @@ export class RunningBox implements BoxSource {
     if (!isIPv4(ipv4)) throw new BoxError('invalid', `ipv4: ${JSON.stringify(ipv4)} is not an IPv4 address`);
     const v4 = parseIPv4(ipv4);
     if (!on) {
-      const was = this.trace.remove(v4, psid);
+      const was = this.untrace(v4, psid);
       if (was) this.log.info({ event: 'trace-off', ipv4, psid }, `stopped tracing ${ipv4} PSID ${psid}`);
       return was;
     }
-    const b = this.statics.get(v4, psid) ?? this.leaseTable.get(v4, psid);
-    if (!b) throw new BoxError('not-found', `no binding for ${ipv4} PSID ${psid}`);
-    if (!this.trace.has(v4, psid) && this.trace.size >= MAX_TRACED) {
-      throw new BoxError('conflict', `already tracing ${MAX_TRACED} subscribers: stop one first`);
-    }
-    this.trace.add(b);
+    if (!this.statics.has(v4, psid) && !this.leaseTable.get(v4, psid)) throw new BoxError('not-found', `no binding for ${ipv4} PSID ${psid}`);
+    const got = this.trace.add(v4, psid);
+    if (!got) throw new BoxError('conflict', `already tracing ${MAX_TRACED} subscribers: stop one first`);
+    if (got.fresh) this.core.trace(v4, psid, got.slot);
     this.log.info({ event: 'trace-on', ipv4, psid }, `tracing ${ipv4} PSID ${psid}`);
+    return true;
+  }
+
+  /** Stops tracing (ipv4, psid) in the core too; false when it was not traced. */
+  private untrace(ipv4: number, psid: number): boolean {
+    if (!this.trace.remove(ipv4, psid)) return false;
+    this.core.trace(ipv4, psid, 0);
     return true;
   }
 
@@ -375,12 +380,9 @@ export class RunningBox implements BoxSource {
       this.core.putBinding(b);
     }
     this.statics = next;
-    // traced bindings follow their new values; ones that are gone stop
-    for (const t of this.trace.snapshot()) {
-      const v4 = parseIPv4(t.ipv4);
-      const b = next.get(v4, t.psid) ?? this.leaseTable.get(v4, t.psid);
-      if (b) this.trace.add(b);
-      else this.trace.remove(v4, t.psid);
+    // traced bindings that are gone stop being traced (the core keeps the others' flags)
+    for (const t of this.trace.entries()) {
+      if (!next.has(t.ipv4, t.psid) && !this.leaseTable.get(t.ipv4, t.psid)) this.untrace(t.ipv4, t.psid);
     }
   }
 

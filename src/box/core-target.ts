@@ -18,6 +18,13 @@ export interface CoreTarget {
   putBinding(b: ResolvedBinding): void;
   removeBinding(ipv4: number, psid: number): void;
   bindingCount(): number;
+  /**
+   * Traces the binding (ipv4, psid) in trace slot `slot` (1..TRACE_SLOTS, from
+   * SubscriberTrace), counters from zero, or stops tracing it (slot 0).
+   */
+  trace(ipv4: number, psid: number, slot: number): void;
+  /** The trace counters, TRACE_SLOTS x 4 (src/core/abi.ts TRACE_COUNTER), summed over workers. */
+  traceCounters(): ArrayLike<number>;
   counters(): CounterSnapshot;
   status(): { bindMode: string; workers: WorkerStatus[]; workerRestarts: number };
 }
@@ -45,6 +52,12 @@ export class EngineTarget implements CoreTarget {
   }
   bindingCount(): number {
     return this.engine.bindingCount;
+  }
+  trace(ipv4: number, psid: number, slot: number): void {
+    this.engine.traceSet(ipv4, psid, slot);
+  }
+  traceCounters(): ArrayLike<number> {
+    return Array.from(this.engine.traceCounters(), Number);
   }
   counters(): CounterSnapshot {
     const total = this.engine.counters();

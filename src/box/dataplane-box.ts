@@ -13,7 +13,7 @@ import { runtimeMacs, type Dataplane } from '../dataplane/runtime.js';
 import { coveredBy } from '../dataplane/steering.js';
 import { RunningBox, type BoxOptions, type LeaseAdapter } from './box.js';
 import type { CoreTarget } from './core-target.js';
-import { BoxError, type CounterSnapshot, type WorkerStatus } from './types.js';
+import type { CounterSnapshot, WorkerStatus } from './types.js';
 
 export class DataplaneTarget implements CoreTarget {
   /** Bindings per IPv4 address, for the steering maps. */
@@ -73,6 +73,14 @@ export class DataplaneTarget implements CoreTarget {
     if (rc !== STATUS.OK) throw new Error(`binding refused: table full (binding-capacity ${this.config['binding-capacity']})`);
   }
 
+  trace(ipv4: number, psid: number, slot: number): void {
+    this.dp.pushTrace(ipv4, psid, slot);
+  }
+
+  traceCounters(): ArrayLike<number> {
+    return this.dp.traceCounters();
+  }
+
   removeBinding(ipv4: number, psid: number): void {
     this.dp.pushBinding(OP_REMOVE, { ipv4, psid, psidLen: 0, psidOffset: 0, prefixLen: 0, ipv6: new Uint8Array(16) });
     if (this.keys.delete(ipv4 * 65536 + psid) && this.note(ipv4, -1)) this.dp.steer(this.config, this.perAddress.keys());
@@ -101,12 +109,4 @@ export class DataplaneBox extends RunningBox {
     return box;
   }
 
-  /**
-   * Per-subscriber counters need a per-binding flag and counter slots in the core,
-   * which the AF_XDP workers do not have yet: refused (the API answers 501) rather
-   * than showing counters that never move.
-   */
-  override traceSubscriber(_ipv4: string, _psid: number, _on: boolean): boolean {
-    throw new BoxError('unsupported', 'per-subscriber counters are not available in the AF_XDP data plane yet (only in the in-process box)');
-  }
 }

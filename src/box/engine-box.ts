@@ -6,7 +6,6 @@ import { loadConfig } from '../config/load.js';
 import { collectBindings } from '../core/bindings.js';
 import { compileRules } from '../core/blob.js';
 import { Engine, type EngineOptions, type OutputPacket } from '../core/engine.js';
-import { l3Offset } from '../packets/parse.js';
 import { RunningBox, type BoxOptions, type LeaseAdapter } from './box.js';
 import { EngineTarget } from './core-target.js';
 
@@ -22,7 +21,6 @@ export interface EngineBoxOptions extends BoxOptions {
 export class EngineBox extends RunningBox {
   readonly engine: Engine;
   private readonly target: EngineTarget;
-  private readonly linktype: 1 | 101;
 
   /** Loads and validates the config (ConfigError, BindingsFileError) and builds the core. */
   static open(configPath: string, opts: EngineBoxOptions = {}): EngineBox {
@@ -48,29 +46,16 @@ export class EngineBox extends RunningBox {
     super(configPath, config, packed, target, leases, opts);
     this.target = target;
     this.engine = target.engine;
-    this.linktype = opts.linktype ?? 101;
   }
 
-  /**
-   * Runs packets through the core in batches; returns every packet the BR sends. With
-   * no subscriber traced this adds nothing to the core's own work.
-   */
+  /** Runs packets through the core in batches; returns every packet the BR sends. */
   process(packets: Uint8Array[], nowMs = this.clock()): OutputPacket[] {
     const out: OutputPacket[] = [];
     for (let i = 0; i < packets.length; i += this.engine.batch) {
       const sent = this.engine.processBatch(packets.slice(i, i + this.engine.batch), nowMs);
       this.target.batches++;
-      if (this.trace.active) this.trace.account(sent, (d) => this.l3(d));
       for (const p of sent) out.push({ ...p, index: p.index + i });
     }
     return out;
-  }
-
-  private l3(d: Uint8Array): number {
-    try {
-      return l3Offset(d, this.linktype).offset;
-    } catch {
-      return -1;
-    }
   }
 }

@@ -154,9 +154,8 @@ export interface BoxSource {
   subscriberCounters(): SubscriberCounters[];
   /**
    * Starts (on) or stops counting one binding's traffic separately. On: the binding must
-   * exist (BoxError not-found) and at most a few dozen are traced at once (BoxError
-   * conflict); off: false when it was not traced. BoxError unsupported where the data
-   * plane cannot count per subscriber.
+   * exist (BoxError not-found) and at most MAX_TRACED (64) are traced at once
+   * (BoxError conflict); off: false when it was not traced.
    */
   traceSubscriber(ipv4: string, psid: number, on: boolean): boolean;
 }

@@ -97,3 +97,11 @@ export const PORT_V6 = 1;
 /** Link types of a batch (setLinkType). Values are pcap's. */
 export const LINKTYPE_ETHERNET = 1;
 export const LINKTYPE_RAW = 101;
+
+/**
+ * Per-subscriber trace slots of a core (assembly/map/trace.ts TRACE_MAX): slot t
+ * (1..TRACE_SLOTS) has four u64 counters at traceCountersPtr() + (t - 1) * 32, in
+ * TRACE_COUNTER order.
+ */
+export const TRACE_SLOTS = 64;
+export const TRACE_COUNTER = { FROM_PACKETS: 0, FROM_BYTES: 1, TO_PACKETS: 2, TO_BYTES: 3 } as const;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
-import { STATUS } from './abi.js';
+import { STATUS, TRACE_SLOTS } from './abi.js';
 import type { PackedBindings } from '../config/bindings-file.js';
 import { tryLoadXsk } from '../dataplane/xsk.js';
 
@@ -45,6 +45,9 @@ export interface CoreExports {
   validateV6(port: number, hasPort: number): number;
   benchStage(n: number, tpl: number, count: number, stride: number): void;
   txSplit(n: number): number;
+  traceSet(v4: number, psid: number, slot: number): number;
+  traceCountersPtr(): number;
+  traceMax(): number;
 }
 
 export interface EngineOptions {
@@ -192,6 +195,7 @@ export class Engine {
     const text = String.fromCharCode(...new Uint16Array(core.memory.buffer, ptr, len));
     this.names = text.split(',');
     if (this.names.length !== core.counterCount()) throw new CoreError('counter names do not match the counter count');
+    if (core.traceMax() !== TRACE_SLOTS) throw new CoreError(`the core has ${core.traceMax()} trace slots, the host expects ${TRACE_SLOTS}`);
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
@@ -311,5 +315,21 @@ export class Engine {
 
   counterNames(): readonly string[] {
     return this.names;
+  }
+
+  /**
+   * Traces the binding (ipv4, psid) in trace slot `slot` (1..TRACE_SLOTS), counters
+   * from zero, or stops tracing it (slot 0). The binding need not exist yet. Throws
+   * when the slot is out of range or taken by another key, or (slot 0) the key is
+   * not traced.
+   */
+  traceSet(ipv4: number, psid: number, slot: number): void {
+    const rc = this.core.traceSet(ipv4 >>> 0, psid, slot);
+    if (rc !== 0) throw new CoreError(['', 'trace slot out of range', 'trace slot or key taken', 'not traced'][rc] ?? `trace status ${rc}`);
+  }
+
+  /** The trace counters: TRACE_SLOTS x 4 (abi.ts TRACE_COUNTER), as a live view. */
+  traceCounters(): BigUint64Array {
+    return new BigUint64Array(this.core.memory.buffer, this.core.traceCountersPtr(), TRACE_SLOTS * 4);
   }
 }

@@ -5,11 +5,14 @@
 //
 // Entry (32 bytes): u8 op | u8 psid-len | u8 psid-offset | u8 prefix length |
 //                   u32 ipv4 | u16 psid | 2 pad | 16 B ipv6 | 4 pad
+// OP_TRACE (per-subscriber counters, src/box/trace.ts) carries the trace slot in the
+// prefix-length byte (0 = stop tracing (ipv4, psid)).
 
 import type { BindingSpec } from '../core/engine.js';
 
 export const OP_PUT = 1;
 export const OP_REMOVE = 2;
+export const OP_TRACE = 3;
 const ENTRY = 32;
 const HEAD = 0; // Int32 index: next slot the producer writes
 const TAIL = 1; // next slot the consumer reads
@@ -34,7 +37,7 @@ export class BindingRing {
   }
 
   /** Producer: queues a change; false when the ring is full (try again later). */
-  push(op: typeof OP_PUT | typeof OP_REMOVE, b: BindingSpec): boolean {
+  push(op: typeof OP_PUT | typeof OP_REMOVE | typeof OP_TRACE, b: BindingSpec): boolean {
     const head = Atomics.load(this.idx, HEAD);
     const tail = Atomics.load(this.idx, TAIL);
     if (head - tail >= this.capacity) return false;

@@ -13,13 +13,18 @@
 //   [5..7] reserved
 //   [8 + w] heartbeat  per worker: bumped at each counter publication
 //   counters           workers x COUNTERS_MAX float64, published every PUBLISH_MS
+//   trace counters     workers x TRACE_SLOTS x 4 float64 (src/core/abi.ts), published
+//                      with the counters
 //   blob               BLOB_BYTES bytes
 // The header has one heartbeat word per worker (any number of queues).
+
+import { TRACE_SLOTS } from '../core/abi.js';
 
 export const PUBLISH_MS = 250;
 export const COUNTERS_MAX = 128;
 export const BLOB_BYTES = 256 * 1024;
 const FIXED_WORDS = 8;
+const TRACE_VALUES = TRACE_SLOTS * 4;
 
 export const W_STOP = 0;
 export const W_RULES_GEN = 1;
@@ -37,13 +42,14 @@ export class ControlBlock {
   readonly words: Int32Array;
   readonly workers: number;
   private counterBase: number;
+  private traceBase: number;
   private blobBase: number;
 
   constructor(sabOrWorkers: SharedArrayBuffer | number) {
     if (typeof sabOrWorkers === 'number') {
       const workers = sabOrWorkers;
       const counterBase = headerBytes(workers);
-      const blobBase = counterBase + workers * COUNTERS_MAX * 8;
+      const blobBase = counterBase + workers * (COUNTERS_MAX + TRACE_VALUES) * 8;
       this.sab = new SharedArrayBuffer(blobBase + BLOB_BYTES);
       this.words = new Int32Array(this.sab, 0, FIXED_WORDS + workers);
       Atomics.store(this.words, W_WORKERS, workers);
@@ -54,7 +60,8 @@ export class ControlBlock {
     }
     this.workers = Atomics.load(this.words, W_WORKERS);
     this.counterBase = headerBytes(this.workers);
-    this.blobBase = this.counterBase + this.workers * COUNTERS_MAX * 8;
+    this.traceBase = this.counterBase + this.workers * COUNTERS_MAX * 8;
+    this.blobBase = this.traceBase + this.workers * TRACE_VALUES * 8;
   }
 
   stop(): void {
@@ -80,16 +87,33 @@ export class ControlBlock {
     return new Uint8Array(this.sab, this.blobBase, len).slice();
   }
 
-  /** Worker: publishes its counters. */
-  publishCounters(worker: number, values: ArrayLike<number | bigint>): void {
+  /** Worker: publishes its counters (and its trace counters, when given). */
+  publishCounters(worker: number, values: ArrayLike<number | bigint>, trace?: ArrayLike<number | bigint>): void {
     const dst = new Float64Array(this.sab, this.counterBase + worker * COUNTERS_MAX * 8, COUNTERS_MAX);
     const n = Math.min(values.length, COUNTERS_MAX);
     for (let i = 0; i < n; i++) dst[i] = Number(values[i]);
+    if (trace) {
+      const t = this.traceView(worker);
+      const m = Math.min(trace.length, TRACE_VALUES);
+      for (let i = 0; i < m; i++) t[i] = Number(trace[i]);
+    }
     Atomics.add(this.words, FIXED_WORDS + worker, 1);
+  }
+  private traceView(worker: number): Float64Array {
+    return new Float64Array(this.sab, this.traceBase + worker * TRACE_VALUES * 8, TRACE_VALUES);
+  }
+  /** A copy of worker w's trace counters (TRACE_SLOTS x 4). */
+  traceCounters(worker: number): Float64Array {
+    return this.traceView(worker).slice();
+  }
+  /** Main thread: zeroes trace slot `slot` (1-based) of every worker. */
+  clearTrace(slot: number): void {
+    for (let w = 0; w < this.workers; w++) this.traceView(w).fill(0, (slot - 1) * 4, slot * 4);
   }
   /** Main thread: zeroes a dead worker's slot before its replacement starts. */
   clearCounters(worker: number): void {
     new Float64Array(this.sab, this.counterBase + worker * COUNTERS_MAX * 8, COUNTERS_MAX).fill(0);
+    this.traceView(worker).fill(0);
   }
   counters(worker: number): Float64Array {
     return new Float64Array(this.sab, this.counterBase + worker * COUNTERS_MAX * 8, COUNTERS_MAX).slice();

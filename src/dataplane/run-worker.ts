@@ -10,7 +10,7 @@
 
 import { Engine, FRAME_HEADROOM, type BindingSpec } from '../core/engine.js';
 import { ControlBlock, PUBLISH_MS } from './control.js';
-import { BindingRing, OP_PUT } from './binding-ring.js';
+import { BindingRing, OP_PUT, OP_TRACE } from './binding-ring.js';
 import { loadXsk, type XskSocket, type Umem, type SocketMode } from './xsk.js';
 import { PackedBindings } from '../config/bindings-file.js';
 
@@ -28,6 +28,8 @@ export interface RunTask {
   fragmentSlots: number;
   /** Static bindings, packed (structured clone of PackedBindings' arrays). */
   bindings: { count: number; ipv4: Uint32Array; psid: Uint16Array; psidLen: Uint8Array; psidOffset: Uint8Array; prefixLen: Uint8Array; ipv6: Uint8Array };
+  /** Traced bindings and their trace slots (per-subscriber counters). */
+  traces?: { ipv4: number; psid: number; slot: number }[];
   /** Pin this worker's thread to a CPU (optional). */
   cpu?: number;
   /** Frames kept on each socket's fill ring (default DEFAULT_FILL; batch..2048). */
@@ -92,8 +94,11 @@ export function runWorker(task: RunTask): RunResult {
   let rulesGen = control.rulesGeneration();
   const packed = Object.assign(new PackedBindings(0), task.bindings);
   engine.putBindings(packed);
+  for (const t of task.traces ?? []) core.traceSet(t.ipv4, t.psid, t.slot);
   const applyBinding = (op: number, b: BindingSpec): void => {
     if (op === OP_PUT) engine.tryPutBinding(b);
+    // a replayed change after a restart may find it done already: the status is moot
+    else if (op === OP_TRACE) core.traceSet(b.ipv4, b.psid, b.prefixLen);
     else engine.removeBinding(b.ipv4, b.psid);
   };
   ring.drain(applyBinding);
@@ -142,6 +147,7 @@ export function runWorker(task: RunTask): RunResult {
     };
     const batch = task.batch;
     const counters = new BigUint64Array(core.memory.buffer, core.countersPtr(), core.counterCount());
+    const traceCounters = engine.traceCounters();
     let nextPublish = 0;
     let packets = 0;
     let idle = 0;
@@ -211,11 +217,11 @@ export function runWorker(task: RunTask): RunResult {
         if (want > 0) given[i]! += refill(engine, addon, s, want);
       }
       if (now >= nextPublish) {
-        control.publishCounters(task.worker, counters);
+        control.publishCounters(task.worker, counters, traceCounters);
         nextPublish = now + PUBLISH_MS;
       }
     }
-    control.publishCounters(task.worker, counters);
+    control.publishCounters(task.worker, counters, traceCounters);
     const xsk: Record<string, number> = {};
     sockets.forEach((s, i) => {
       for (const [k, v] of Object.entries(addon.stats(s))) xsk[`xsk${i === 0 ? 4 : 6}_${k}`] = v;

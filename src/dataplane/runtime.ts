@@ -12,7 +12,8 @@ import { PackedBindings } from '../config/bindings-file.js';
 import { compileRules, parseMac, type RuntimeMacs } from '../core/blob.js';
 import type { BindingSpec } from '../core/engine.js';
 import { ControlBlock, COUNTERS_MAX } from './control.js';
-import { BindingRing, OP_PUT, OP_REMOVE } from './binding-ring.js';
+import { BindingRing, OP_PUT, OP_REMOVE, OP_TRACE } from './binding-ring.js';
+import { TRACE_SLOTS } from '../core/abi.js';
 import { createPool } from './pool.js';
 import { tryLoadXsk, loadXsk, attachSteering, type XdpProgram, type SocketMode } from './xsk.js';
 import { steeringFor } from './steering.js';
@@ -104,6 +105,10 @@ export class Dataplane {
   private seen: { beat: number; at: number }[];
   /** Per worker: the counters of its dead predecessors (a restarted worker counts from zero). */
   private counterBase: Float64Array[];
+  /** Trace counters of dead workers, per worker (TRACE_SLOTS x 4). */
+  private traceBase: Float64Array[];
+  /** Traced keys -> trace slot, replayed into a restarted worker. */
+  private traces = new Map<number, { ipv4: number; psid: number; slot: number }>();
   restarts = 0;
   bindMode = 'unknown';
   /** The AF_XDP sockets' statistics each worker returned at stop (summed). */
@@ -119,6 +124,7 @@ export class Dataplane {
     this.rings = Array.from({ length: this.workers }, () => new BindingRing(RING_CAPACITY));
     this.pool = createPool(this.workers);
     this.counterBase = Array.from({ length: this.workers }, () => new Float64Array(COUNTERS_MAX));
+    this.traceBase = Array.from({ length: this.workers }, () => new Float64Array(TRACE_SLOTS * 4));
     this.seen = Array.from({ length: this.workers }, () => ({ beat: 0, at: Date.now() }));
   }
 
@@ -176,6 +182,7 @@ export class Dataplane {
       bindingCapacity: this.config['binding-capacity'],
       fragmentSlots: this.config.fragments['table-size'],
       bindings: { count: b.count, ipv4: b.ipv4, psid: b.psid, psidLen: b.psidLen, psidOffset: b.psidOffset, prefixLen: b.prefixLen, ipv6: b.ipv6 },
+      traces: [...this.traces.values()],
       cpu: this.opts.cpus?.length ? this.opts.cpus[w % this.opts.cpus.length] : undefined,
       fill: this.opts.fill,
     };
@@ -195,6 +202,8 @@ export class Dataplane {
         // keep what the dead worker counted (up to its last publication)
         const last = this.control.counters(w);
         for (let i = 0; i < COUNTERS_MAX; i++) this.counterBase[w][i] += last[i];
+        const lastTrace = this.control.traceCounters(w);
+        for (let i = 0; i < lastTrace.length; i++) this.traceBase[w][i] += lastTrace[i];
         this.control.clearCounters(w);
         this.opts.onEvent?.('worker-died', { worker: w, error: e instanceof Error ? e.message : String(e) });
         await new Promise((res) => setTimeout(res, 200));
@@ -224,7 +233,34 @@ export class Dataplane {
     this.pushToRings(op, b);
   }
 
-  private pushToRings(op: typeof OP_PUT | typeof OP_REMOVE, b: BindingSpec): void {
+  /**
+   * Traces (ipv4, psid) in trace slot `slot` (1..TRACE_SLOTS) on every worker, or
+   * stops (slot 0); kept for restarted workers. The slot's counters start from zero.
+   */
+  pushTrace(ipv4: number, psid: number, slot: number): void {
+    const k = (ipv4 >>> 0) * 65536 + psid;
+    const was = this.traces.get(k);
+    if (slot === 0) this.traces.delete(k);
+    else this.traces.set(k, { ipv4: ipv4 >>> 0, psid, slot });
+    const cleared = slot || was?.slot;
+    if (cleared) {
+      for (const base of this.traceBase) base.fill(0, (cleared - 1) * 4, cleared * 4);
+      this.control.clearTrace(cleared);
+    }
+    this.pushToRings(OP_TRACE, { ipv4, psid, psidLen: 0, psidOffset: 0, prefixLen: slot, ipv6: new Uint8Array(16) });
+  }
+
+  /** The trace counters (TRACE_SLOTS x 4) summed over workers, dead ones included. */
+  traceCounters(): Float64Array {
+    const sum = new Float64Array(TRACE_SLOTS * 4);
+    for (let w = 0; w < this.workers; w++) {
+      const v = this.control.traceCounters(w);
+      for (let i = 0; i < sum.length; i++) sum[i] += v[i] + this.traceBase[w][i];
+    }
+    return sum;
+  }
+
+  private pushToRings(op: typeof OP_PUT | typeof OP_REMOVE | typeof OP_TRACE, b: BindingSpec): void {
     for (const ring of this.rings) {
       const deadline = Date.now() + 1000;
       while (!ring.push(op, b)) {

@@ -18,7 +18,7 @@ export function traceRoutes(app: FastifyInstance, box: BoxSource): void {
       summary: 'Start counting the traffic of one binding (also as xbr_subscriber_*_total)',
       tags: ['trace'],
       params: keyParams,
-      response: { 204: { type: 'null', description: 'Traced.' }, ...errors(400, 401, 403, 404, 409, 501) },
+      response: { 204: { type: 'null', description: 'Traced.' }, ...errors(400, 401, 403, 404, 409) },
     },
     handler: async (req, reply) => {
       box.traceSubscriber(req.params.ipv4, req.params.psid, true);
@@ -31,7 +31,7 @@ export function traceRoutes(app: FastifyInstance, box: BoxSource): void {
       summary: 'Stop tracing one binding',
       tags: ['trace'],
       params: keyParams,
-      response: { 204: { type: 'null', description: 'No longer traced.' }, ...errors(400, 401, 403, 404, 501) },
+      response: { 204: { type: 'null', description: 'No longer traced.' }, ...errors(400, 401, 403, 404) },
     },
     handler: async (req, reply) => {
       const { ipv4, psid } = req.params;
