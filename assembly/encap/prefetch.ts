@@ -3,10 +3,12 @@
 // table is small and mostly cached) and then the binding, at a random place of a
 // table far larger than the caches. Handled one packet after another, each packet
 // waits for its miss in turn (WebAssembly has no prefetch instruction). So before a
-// batch is handled, its packets' slots are touched: a pass over the packets touches
-// their address entries and notes address and port; a second computes where each
-// binding's look-up starts; a third only loads those slots, a tight loop that keeps
-// many misses in flight at once. The handling that follows finds them in the cache
+// batch is handled, its packets' slots are touched: a pass over the packets notes
+// address and port; a second only loads their address entries (lw4o6 with one
+// port-set layout needs none: map/bindings.ts); a third computes where each
+// binding's look-up starts; a fourth only loads those slots. The loading loops do
+// nothing else, so that many misses are in flight at once (a miss inside the parsing
+// loop kept few in flight: the CPU's window filled with parsing). The handling that follows finds them in the cache
 // (bench/RESULTS.md: 1M random bindings, 274 -> 125 ns per packet). The passes only
 // read: a packet they misjudge (a fragment, ICMP, extension headers) is handled
 // just the same, only without the head start.
@@ -18,7 +20,8 @@ import { ld16, ld32 } from '../net/bytes';
 import { rxBase } from '../io/frames';
 import { l2len } from '../xlat/l2';
 import { P_IPV4, hasPorts } from '../xlat/proto';
-import { touch, homeSlot, addrParams, bPsidLen, bOffset } from '../map/bindings';
+import { touch, homeSlot, addrParams, bPsidLen, bOffset, uniform, uLen, uOff } from '../map/bindings';
+import { mode, MODE_LW4O6 } from '../params';
 import { psidOf } from '../map/rules';
 
 // Keeps the touching loads from being optimized away.
@@ -28,6 +31,7 @@ export let sink: u32 = 0;
 // and the port that selects its binding (0xffffffff: none).
 const MAX: u32 = 256;
 const addrs = memory.data(<i32>(MAX * 4), 16);
+const dsts = memory.data(<i32>(MAX * 4), 16); // IPv4-in-IPv6: the inner destination (hairpin check)
 const ports = memory.data(<i32>(MAX * 4), 16);
 const slots = memory.data(<i32>(MAX * 4), 16);
 
@@ -57,16 +61,27 @@ export function prefetchBatch(n: u32): void {
     const v6 = l2len ? ld16(p + 12) == 0x86dd : (<u32>load<u8>(p) >> 4) == 6;
     const ip = ipv4Of(p, len, v6);
     let a: u32 = 0;
+    let inner: u32 = 0;
     let port: u32 = 0xffffffff;
     if (ip != 0 && (<u32>load<u8>(ip) >> 4) == 4) {
       const ihl = (<usize>load<u8>(ip) & 15) << 2;
       a = ld32(ip + (v6 ? 12 : 16));
       if (hasPorts(<u32>load<u8>(ip + 9)) && (ld16(ip + 6) & 0x1fff) == 0) port = ld16(ip + ihl + (v6 ? 0 : 2));
-      acc += touch(a);
-      if (v6) acc += touch(ld32(ip + 16));
+      if (v6) inner = ld32(ip + 16);
     }
     store<u32>(addrs + (<usize>i << 2), a);
+    store<u32>(dsts + (<usize>i << 2), inner);
     store<u32>(ports + (<usize>i << 2), port);
+  }
+  // the address entries, in a loop that does nothing else (the parsing above would
+  // fill the CPU's window and keep few of these misses in flight)
+  // (lw4o6 with one port-set layout looks bindings up without them: lookup4.ts)
+  const direct = mode == MODE_LW4O6 && uniform;
+  for (let i: u32 = 0; i < n; i++) {
+    const a = load<u32>(addrs + (<usize>i << 2));
+    const t = load<u32>(dsts + (<usize>i << 2));
+    if (a != 0 && !direct) acc += touch(a);
+    if (t != 0) acc += touch(t);
   }
   // the binding slots, computed first (the address entries are in the cache now),
   // then touched in a loop that does nothing else, so that many misses are in
@@ -74,11 +89,12 @@ export function prefetchBatch(n: u32): void {
   for (let i: u32 = 0; i < n; i++) {
     const a = load<u32>(addrs + (<usize>i << 2));
     let s: usize = 0;
-    if (a != 0 && addrParams(a)) {
+    if (a != 0 && (direct || addrParams(a))) {
+      const k = direct ? uLen : bPsidLen;
       let psid: i32 = 0;
-      if (bPsidLen > 0) {
+      if (k > 0) {
         const port = load<u32>(ports + (<usize>i << 2));
-        psid = port == 0xffffffff ? -1 : psidOf(port, bOffset, bPsidLen);
+        psid = port == 0xffffffff ? -1 : psidOf(port, direct ? uOff : bOffset, k);
       }
       if (psid >= 0) s = homeSlot(a, <u32>psid);
     }

@@ -5,13 +5,28 @@
 
 import { C } from '../counters';
 import { mode, MODE_LW4O6, portReserved } from '../params';
-import { addrParams, bPsidLen, bOffset, lookup, slotPrefixLen, slotUsed } from '../map/bindings';
+import { addrParams, bPsidLen, bOffset, lookup, slotPrefixLen, slotUsed, uniform, uLen, uOff } from '../map/bindings';
 import { noteLookup, noteRule } from '../map/trace';
 import { findRule4, rule, rulePsid, mapAddress, bindingAddress, psidOf, RULE_FLAG_MODULUS } from '../map/rules';
 import { loadHi, loadLo } from '../map/addr';
 
 /** -1 when the address is mapped (outHi/outLo set), else the drop counter. */
 export function mapV4(v4: u32, port: u32, hasPort: bool): i32 {
+  // lw4o6 with one port-set layout (map/bindings.ts): the binding straight from the
+  // port, no address entry. A miss goes the general way, which says why. (Not in
+  // the modes with rules: there most addresses have no binding, and the address
+  // entry, usually cached, says so without a look-up in the big table.)
+  if (mode == MODE_LW4O6 && uniform && (uLen == 0 || (hasPort && !portReserved(port)))) {
+    const psid = uLen == 0 ? 0 : psidOf(port, uOff, uLen);
+    if (psid >= 0) {
+      const s = lookup(v4, <u32>psid);
+      if (s != 0) {
+        bindingAddress(loadHi(s + 8), loadLo(s + 8), slotPrefixLen(s), v4, <u32>psid);
+        noteLookup(slotUsed(s));
+        return -1;
+      }
+    }
+  }
   if (addrParams(v4)) {
     let psid: i32 = 0;
     if (bPsidLen > 0) {
