@@ -9,7 +9,7 @@
 //   const adapter = new DhcpLeaseAdapter(server, latency);     // then EngineBoxOptions.leases / your box
 import { isDeepStrictEqual } from 'node:util';
 import type { XbrConfig } from '../config/schema.js';
-import type { LeaseRow, LeaseStore, PoolSlots } from '../dhcp/store/types.js';
+import { RETIRED_POOL, type LeaseRow, type LeaseStore, type PoolSlots } from '../dhcp/store/types.js';
 import { formatIPv4, formatIPv6Prefix, isIPv4, parseIPv4 } from '../map/ip.js';
 import type { LatencyHistogram } from '../metrics/histogram.js';
 import type { LeaseAdapter } from './box.js';
@@ -52,27 +52,38 @@ export function messageCounts(counters: Record<string, number>): Record<string, 
 
 /**
  * What the adapter uses of the 4o6 server (src/dhcp/server.ts Dhcp4o6Server): its store,
- * pools, binding sink and counters, and its lease service where it has one (a release
- * then goes through the server's group commit; else through one store transaction).
+ * pools, binding sink and counters, its lease service where it has one (a release
+ * then goes through the server's group commit; else through one store transaction),
+ * and its live reconfiguration where it has one.
  */
 export interface FourOverSixServer {
   readonly store: LeaseStore;
+  /** The pools in force: read at every call, so pool use follows a reload at once. */
   readonly pools: readonly PoolSlots[];
   readonly sink: { remove(ipv4: number, psid: number): void };
   readonly counters: { snapshot(): Record<string, number> };
   readonly leases?: {
     release(client: string, slot: { ipv4: number; psid: number | null }, eligible: readonly string[], now: number): Promise<LeaseRow | null>;
   };
+  /** Takes a reloaded config's pools and settings live; throws, changing nothing, to refuse it. */
+  reconfigure?(config: XbrConfig): Promise<unknown>;
+  /** A lease outside every pool (RETIRED_POOL) was released: the server reshapes the store's slots. */
+  retiredEnded?(n: number): void;
 }
+
+/** How the API shows a lease a reload left outside every pool (store/types.ts RETIRED_POOL). */
+export const RETIRED_POOL_LABEL = '(outside the pools)';
+const poolLabel = (pool: string) => (pool === RETIRED_POOL ? RETIRED_POOL_LABEL : pool);
 
 export class DhcpLeaseAdapter implements LeaseAdapter {
   /**
-   * `configured`: the dhcp4o6 section the server was started with (a reload that changes
-   * it is refused, see reconfigure); `latency`: the histogram timedLeaseStore records into.
+   * `configured`: the dhcp4o6 section the server was started with (only used with a
+   * server that cannot reconfigure, see reconfigure); `latency`: the histogram
+   * timedLeaseStore records into.
    */
   constructor(
     readonly server: FourOverSixServer,
-    private readonly configured: XbrConfig['dhcp4o6'],
+    private configured: XbrConfig['dhcp4o6'],
     private readonly latency?: LatencyHistogram,
     private readonly now: () => number = Date.now,
   ) {}
@@ -92,7 +103,7 @@ export class DhcpLeaseAdapter implements LeaseAdapter {
       (r) =>
         (v4 === undefined || r.ipv4 === v4) &&
         (f.psid === undefined || r.psid === f.psid) &&
-        (f.pool === undefined || r.pool === f.pool) &&
+        (f.pool === undefined || poolLabel(r.pool) === f.pool) &&
         (client === undefined || (r.client ?? '').toLowerCase() === client),
     );
     return {
@@ -101,7 +112,7 @@ export class DhcpLeaseAdapter implements LeaseAdapter {
         psid: r.psid,
         psidLen: r.psidLen,
         psidOffset: r.psidOffset,
-        pool: r.pool,
+        pool: poolLabel(r.pool),
         clientId: r.client ?? '',
         ipv6: r.ipv6 ? formatIPv6Prefix({ addr: r.ipv6, len: r.prefixLen }) : '',
         expiresAt: new Date(r.expiresAt).toISOString(),
@@ -138,16 +149,22 @@ export class DhcpLeaseAdapter implements LeaseAdapter {
       ]);
     }
     if (row.state === 'bound') this.server.sink.remove(ipv4, psid);
+    if (row.pool === RETIRED_POOL) this.server.retiredEnded?.(1);
     return true;
   }
 
   /**
-   * The running 4o6 server takes its pools and settings at start: a reload that changes
-   * dhcp4o6 is refused (the running config stays) until the server can swap them live.
+   * A reload's config for the 4o6 server (RunningBox.reload, after restartOnlyChanges
+   * refused what takes a restart): its pools and settings swap in live
+   * (Dhcp4o6Server.reconfigure), or the reload is refused with the server's reason and
+   * the old pools keep serving. A server that cannot reconfigure refuses any change.
    */
   async reconfigure(config: XbrConfig): Promise<void> {
-    if (!isDeepStrictEqual(this.configured, config.dhcp4o6)) {
-      throw new Error('dhcp4o6 changed: the 4o6 server takes its pools and settings at start, so this takes a restart (for now)');
+    if (this.server.reconfigure !== undefined) {
+      await this.server.reconfigure(config);
+      this.configured = config.dhcp4o6;
+    } else if (!isDeepStrictEqual(this.configured, config.dhcp4o6)) {
+      throw new Error('dhcp4o6 changed: this 4o6 server takes its pools and settings at start, so this takes a restart');
     }
   }
 

@@ -20,6 +20,9 @@ export function restartOnlyChanges(running: XbrConfig, next: XbrConfig): string[
   if ((running.dhcp4o6 === undefined) !== (next.dhcp4o6 === undefined)) {
     out.push(`dhcp4o6 ${next.dhcp4o6 ? 'added' : 'removed'}: starting or stopping the 4o6 server takes a restart`);
   } else {
+    // The 4o6 server's sockets and its store are opened at start; every other dhcp4o6
+    // key (pools, lease times, limits, S46 options...) is swapped in live by the server
+    // (src/dhcp/server.ts reconfigure), which refuses, naming the pool, what it cannot serve.
     differs('dhcp4o6.listen', running.dhcp4o6?.listen, next.dhcp4o6?.listen);
     differs('dhcp4o6.lease-store', running.dhcp4o6?.['lease-store'], next.dhcp4o6?.['lease-store']);
   }

@@ -48,6 +48,56 @@ export function buildPools(config: XbrConfig): Pool[] {
 }
 
 /**
+ * The checks a server makes of its pools before it serves them (at start and before a
+ * reload swaps them in): throws naming the pool, as `dhcp4o6.pools[i] (name): why`.
+ */
+export function checkPools(pools: readonly Pool[]): void {
+  pools.forEach((p, i) => {
+    // RFC 7618 section 8: reserved ports are never leased; a pool left with nothing to lease is a configuration error.
+    if (p.psids.length === 0) {
+      throw new Error(`dhcp4o6.pools[${i}] (${p.name}): every port set of PSID-len ${p.psidLen}, offset ${p.psidOffset} holds a reserved port`);
+    }
+  });
+}
+
+/** Two pools lease the same slots (same addresses, PSID-len, offset and leasable PSIDs). */
+export function samePool(a: Pool, b: Pool): boolean {
+  return (
+    a.first === b.first &&
+    a.count === b.count &&
+    a.psidLen === b.psidLen &&
+    a.psidOffset === b.psidOffset &&
+    a.psids.length === b.psids.length &&
+    a.psids.every((x, i) => x === b.psids[i])
+  );
+}
+
+/** What a reload does to the pools, by name (server.ts logs it). */
+export interface PoolChanges {
+  added: string[];
+  removed: string[];
+  /** Same name, other slots (addresses, PSID-len, offset or reserved ports). */
+  changed: string[];
+  unchanged: string[];
+  /** The order changed (it is the allocation order, section 8). */
+  reordered: boolean;
+}
+
+export function poolChanges(before: readonly Pool[], after: readonly Pool[]): PoolChanges {
+  const old = new Map(before.map((p) => [p.name, p]));
+  const names = new Set(after.map((p) => p.name));
+  const out: PoolChanges = { added: [], removed: before.filter((p) => !names.has(p.name)).map((p) => p.name), changed: [], unchanged: [], reordered: false };
+  for (const p of after) {
+    const was = old.get(p.name);
+    if (was === undefined) out.added.push(p.name);
+    else (samePool(was, p) ? out.unchanged : out.changed).push(p.name);
+  }
+  const kept = (ps: readonly Pool[]) => ps.map((p) => p.name).filter((n) => old.has(n) && names.has(n));
+  out.reordered = kept(before).join('\0') !== kept(after).join('\0');
+  return out;
+}
+
+/**
  * The pools a client may be served from (section 8.1), or 'discard' when the server
  * must drop its request.
  */

@@ -6,7 +6,7 @@
 //  - SqliteWorkerStore (store/sqlite-worker.ts): the SQLite store in a worker thread,
 //    so its statements and fsyncs never block the thread that handles datagrams.
 import type { AllocationPlan } from './allocator.js';
-import { allocate, bind, decline, release, withdrawOffers, type AllocateResult, type BindResult, type Holder, type RequestKind } from './leases.js';
+import { allocate, bind, decline, dropRetired, release, withdrawOffers, type AllocateResult, type BindResult, type Holder, type RequestKind } from './leases.js';
 import { GroupCommit, type GroupCommitStats } from './store/group-commit.js';
 import type { LeaseRow, LeaseStore } from './store/types.js';
 
@@ -18,6 +18,8 @@ export interface LeaseService {
   release(client: string, slot: Slot, eligible: readonly string[], now: number): Promise<LeaseRow | null>;
   decline(client: string, slot: Slot, eligible: readonly string[], until: number): Promise<LeaseRow | null | 'ignored'>;
   withdrawOffers(client: string, pools: readonly string[], now: number): Promise<number>;
+  /** leases.ts dropRetired: the client's leases outside every pool (after a reload) end; their removal is published. */
+  dropRetired(client: string, ipv4: number | undefined, now: number): Promise<LeaseRow[]>;
   readonly stats: GroupCommitStats;
   /** Waits for what was submitted; the store itself is closed by its owner. */
   close(): Promise<void>;
@@ -66,6 +68,19 @@ export class StoreLeaseService implements LeaseService {
 
   withdrawOffers(client: string, pools: readonly string[], now: number): Promise<number> {
     return this.commit.submit((tx) => withdrawOffers(tx, client, pools, now));
+  }
+
+  dropRetired(client: string, ipv4: number | undefined, now: number): Promise<LeaseRow[]> {
+    return this.commit.submit(async (tx) => {
+      const rows = await dropRetired(tx, client, ipv4, now);
+      for (const r of rows) if (r.ipv6 !== null) await tx.publish({ op: 'remove', row: r });
+      return rows;
+    });
+  }
+
+  /** A reload's dhcp4o6.commit-batch: batches formed from now on. */
+  setMaxBatch(n: number): void {
+    this.commit.setMaxBatch(n);
   }
 
   close(): Promise<void> {

@@ -5,7 +5,7 @@
 // SQL function call each (store/postgres.ts), step for step the same, checked by
 // running the whole server suite over both stores (server.test.ts, server-pg.test.ts).
 import type { AllocationPlan } from './allocator.js';
-import type { LeaseRow, LeaseTx } from './store/types.js';
+import { RETIRED_POOL, type LeaseRow, type LeaseTx } from './store/types.js';
 
 export interface Holder {
   /** Client key (v4.ts clientKey). */
@@ -181,4 +181,22 @@ export async function withdrawOffers(tx: LeaseTx, client: string, pools: readonl
     }
   }
   return n;
+}
+
+/**
+ * The client's leases that a reload left outside every pool (store/types.ts
+ * RETIRED_POOL) end: those on `ipv4`, or all of them when `ipv4` is undefined. Called
+ * when the client comes back — a REQUEST for such an address (which is then NAKed,
+ * RFC 2131 4.3.2), a RELEASE or DECLINE of it, or a new lease ACKed in SELECTING (a
+ * client in INIT has given up its old address, RFC 2131 4.4.1). Returns the rows as
+ * they were; their bindings must go. The freed rows leave at the store's next init.
+ */
+export async function dropRetired(tx: LeaseTx, client: string, ipv4: number | undefined, now: number): Promise<LeaseRow[]> {
+  const out: LeaseRow[] = [];
+  for (const r of await tx.byClient(client, [RETIRED_POOL])) {
+    if (r.state !== 'bound' || (ipv4 !== undefined && r.ipv4 !== ipv4)) continue;
+    await tx.write({ ...r, state: 'free', expiresAt: 0, freedAt: now });
+    out.push(r);
+  }
+  return out;
 }

@@ -21,8 +21,21 @@
 // drop-decode-<reason> (codec/errors.ts), protocol violations under their own names,
 // and an unexpected failure (e.g. the store is unreachable) as drop-internal-*; no
 // lease changes unless its transaction committed.
+//
+// Live reload (reconfigure; SIGHUP and POST /v1/reload through box/dhcp-leases.ts):
+// everything under dhcp4o6 but `listen` and `lease-store` (fixed at start: the sockets
+// and the store are this server's), and the rest of the config the DHCPv6 side sends
+// (S46 options), is taken from the new config. Messages are handled concurrently (the
+// group commit batches their lease operations), so the pools are swapped *between*
+// messages: the new pools are built and checked, new messages wait, those in flight
+// finish with the old pools, the store reshapes its slots (store/types.ts init), the
+// new pools take over and the waiting messages go on with them. Kea does the same on
+// reconfiguration (packet processing paused in a critical section while the new
+// configuration is applied). Leases outside the new pools: store/types.ts RETIRED_POOL
+// and v4.ts (a REQUEST for one is NAKed).
 import dgram from 'node:dgram';
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { networkInterfaces } from 'node:os';
@@ -47,14 +60,14 @@ import {
   type Dhcp6ClientServerMessage,
   type Duid,
 } from './codec/index.js';
-import { buildPools, type Pool } from './allocator.js';
+import { buildPools, checkPools, poolChanges, type Dhcp4o6Config, type Pool, type PoolChanges } from './allocator.js';
 import { bindingOf, MapBindingSink, TrackingSink, type BindingSink } from './bindings.js';
 import { Counters } from './counters.js';
 import { ExpirySweeper } from './expiry.js';
 import { StoreLeaseService, type LeaseService } from './lease-service.js';
 import { openLeaseStore } from './store/open.js';
-import { storeConcurrency, type LeaseStore } from './store/types.js';
-import { Dhcp4Service } from './v4.js';
+import { RETIRED_POOL, storeConcurrency, type LeaseStore } from './store/types.js';
+import { Dhcp4Service, type RetiredLeases } from './v4.js';
 import { Dhcp6Service } from './v6.js';
 
 export interface Dhcp4o6ServerOptions {
@@ -109,27 +122,73 @@ function v6bytes(text: string): Uint8Array {
 /** RFC 8415 section 7.1: All_DHCP_Relay_Agents_and_Servers. */
 const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2';
 
+/**
+ * One configuration as the server runs it: a message is handled with the generation
+ * current when it came in, from start to end (reconfigure swaps the whole object).
+ */
+interface Generation {
+  config: XbrConfig;
+  dhcp: Dhcp4o6Config;
+  pools: Pool[];
+  duid: Duid;
+  v4: Dhcp4Service;
+  v6: Dhcp6Service;
+}
+
+/** What a reload did (reconfigure), as logged. */
+export interface ReconfigureResult extends PoolChanges {
+  /** dhcp4o6 keys (besides pools) that changed; "s46" when the options the DHCPv6 side sends did. */
+  settings: string[];
+  /** Leases the store keeps outside every pool (store/types.ts RETIRED_POOL). */
+  retired: number;
+  /** Messages that were in flight when the swap began (they finished with the old pools). */
+  drained: number;
+  /** Messages that waited for the swap (handled with the new pools). */
+  waited: number;
+}
+
+/** Runs async work one piece at a time (reconfigure, reshape). */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.tail.then(fn, fn);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+}
+
 export class Dhcp4o6Server {
   readonly counters = new Counters();
   readonly sink: BindingSink;
   /** `sink`, remembering which bindings this server holds there (for resync). */
   private readonly out: TrackingSink;
-  readonly pools: Pool[];
   readonly leases: LeaseService;
   /** This process's id in published changes (PostgreSQL). */
   readonly origin: string;
   private readonly sockets: dgram.Socket[] = [];
-  private readonly v4: Dhcp4Service;
-  private readonly v6: Dhcp6Service;
+  private gen: Generation;
   private readonly expiry: ExpirySweeper;
   private readonly log: (line: string) => void;
   private stopped = false;
+  /** reconfigure and reshape, one at a time. */
+  private readonly admin = new Serial();
+  /** Messages between the gate and their reply; the gate is closed while pools are swapped. */
+  private inFlight = 0;
+  private drainWaiters: (() => void)[] = [];
+  private gate: Promise<void> | undefined;
+  private waited = 0;
+  /** Leases outside every pool the store holds (store/types.ts RETIRED_POOL), and whether some ended since the last reshape. */
+  private retiredHeld: number;
+  private reshapeDue = false;
+  private readonly retired: RetiredLeases;
 
   private constructor(
     private readonly opts: Dhcp4o6ServerOptions,
     readonly store: LeaseStore,
-    readonly serverDuid: Duid,
+    duid: Duid,
     origin: string,
+    pools: Pool[],
+    retired: number,
   ) {
     const dhcp = opts.config.dhcp4o6;
     if (dhcp === undefined) throw new Error('the configuration has no dhcp4o6 section');
@@ -137,12 +196,48 @@ export class Dhcp4o6Server {
     this.log = opts.log ?? (() => {});
     this.sink = opts.sink ?? new MapBindingSink();
     this.out = new TrackingSink(this.sink);
-    this.pools = buildPools(opts.config);
     this.leases = isLeaseService(store) ? store : new StoreLeaseService(store, dhcp['commit-batch'], storeConcurrency(store));
-    const bindingRule = { mode: opts.config.mode, cePrefixLength: dhcp['ce-prefix-length'], allowLoopback: opts.allowLoopbackBindings };
-    this.v4 = new Dhcp4Service({ dhcp, pools: this.pools, leases: this.leases, sink: this.out, counters: this.counters, bindingRule, now: opts.now });
-    this.v6 = new Dhcp6Service({ config: opts.config, serverDuid: serverDuid, counters: this.counters });
+    this.retiredHeld = retired;
+    const self = this;
+    this.retired = {
+      get held() {
+        return self.retiredHeld;
+      },
+      ended(n: number) {
+        self.retiredHeld = Math.max(0, self.retiredHeld - n);
+        self.reshapeDue = true;
+      },
+    };
+    this.gen = this.generation(opts.config, pools, duid);
     this.expiry = new ExpirySweeper(store, this.out, this.counters, dhcp['expiry-interval'] * 1000, opts.now);
+    this.expiry.afterSweep = async (ended) => {
+      const n = ended.filter((r) => r.pool === RETIRED_POOL).length;
+      if (n > 0) this.retired.ended(n);
+      if (this.reshapeDue) await this.reshape();
+    };
+  }
+
+  /** The pools in force (a reload swaps them). */
+  get pools(): Pool[] {
+    return this.gen.pools;
+  }
+
+  /** The DHCPv6 server DUID in force (dhcp4o6.server-duid, else the one kept in the store). */
+  get serverDuid(): Duid {
+    return this.gen.duid;
+  }
+
+  private generation(config: XbrConfig, pools: Pool[], duid: Duid): Generation {
+    const dhcp = config.dhcp4o6!;
+    const bindingRule = { mode: config.mode, cePrefixLength: dhcp['ce-prefix-length'], allowLoopback: this.opts.allowLoopbackBindings };
+    return {
+      config,
+      dhcp,
+      pools,
+      duid,
+      v4: new Dhcp4Service({ dhcp, pools, leases: this.leases, sink: this.out, counters: this.counters, bindingRule, retired: this.retired, now: this.opts.now }),
+      v6: new Dhcp6Service({ config, serverDuid: duid, counters: this.counters }),
+    };
   }
 
   /**
@@ -153,19 +248,15 @@ export class Dhcp4o6Server {
   static async create(opts: Dhcp4o6ServerOptions): Promise<Dhcp4o6Server> {
     const dhcp = opts.config.dhcp4o6;
     if (dhcp === undefined) throw new Error('the configuration has no dhcp4o6 section');
-    buildPools(opts.config).forEach((p, i) => {
-      // RFC 7618 section 8: reserved ports are never leased; a pool left with nothing to lease is a configuration error.
-      if (p.psids.length === 0) {
-        throw new Error(`dhcp4o6.pools[${i}] (${p.name}): every port set of PSID-len ${p.psidLen}, offset ${p.psidOffset} holds a reserved port`);
-      }
-    });
+    const pools = buildPools(opts.config);
+    checkPools(pools);
     const origin = randomUUID();
     const worker = opts.sqliteWorker ?? existsSync(fileURLToPath(new URL('./store/sqlite-worker-main.js', import.meta.url)));
     const store = opts.store ?? (await openLeaseStore(dhcp['lease-store'], opts.configDir ?? process.cwd(), origin, worker));
     try {
-      await store.init(buildPools(opts.config));
+      const retired = await store.init(pools);
       const duid = await serverDuid(dhcp['server-duid'], store);
-      const server = new Dhcp4o6Server(opts, store, duid, origin);
+      const server = new Dhcp4o6Server(opts, store, duid, origin, pools, retired);
       await server.restore();
       return server;
     } catch (e) {
@@ -242,7 +333,7 @@ export class Dhcp4o6Server {
 
   /** Binds the configured (or given) UDP endpoints. */
   async listen(): Promise<void> {
-    const endpoints = this.opts.listen ?? this.opts.config.dhcp4o6!.listen;
+    const endpoints = this.opts.listen ?? this.gen.dhcp.listen;
     for (const e of endpoints) {
       const { host, port } = parseEndpoint(e);
       const sock = dgram.createSocket({ type: 'udp6', ipv6Only: true, reuseAddr: false });
@@ -283,6 +374,29 @@ export class Dhcp4o6Server {
    * `from` is the UDP source ("fe80::1%eth0" zones are accepted).
    */
   async handleDatagram(buf: Uint8Array, from: Source): Promise<Uint8Array | null> {
+    // While a reload swaps the pools, new messages wait here (reconfigure).
+    while (this.gate !== undefined) {
+      this.waited++;
+      await this.gate;
+    }
+    this.inFlight++;
+    try {
+      return await this.handle(this.gen, buf, from);
+    } finally {
+      if (--this.inFlight === 0 && this.drainWaiters.length > 0) {
+        const w = this.drainWaiters;
+        this.drainWaiters = [];
+        for (const f of w) f();
+      }
+    }
+  }
+
+  /** Resolves when no message is between the gate and its reply. */
+  private drained(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.drainWaiters.push(r));
+  }
+
+  private async handle(g: Generation, buf: Uint8Array, from: Source): Promise<Uint8Array | null> {
     const c = this.counters;
     c.inc('rx');
     try {
@@ -309,11 +423,11 @@ export class Dhcp4o6Server {
       const clientAddress = innermost !== undefined ? v6bytes(innermost.peerAddress) : v6bytes(from.address.split('%')[0]);
       let reply: Dhcp6ClientServerMessage | null;
       if (inner.msgType === Dhcp4o6MessageType.DHCPV4_QUERY) {
-        reply = await this.query(inner, clientAddress, innermost === undefined ? undefined : v6bytes(innermost.linkAddress));
+        reply = await this.query(g, inner, clientAddress, innermost === undefined ? undefined : v6bytes(innermost.linkAddress));
       } else if (inner.msgType === Dhcp4o6MessageType.DHCPV4_RESPONSE) {
         return this.drop('v4o6-response-received');
       } else {
-        reply = this.v6.handle(inner, clientAddress);
+        reply = g.v6.handle(inner, clientAddress);
       }
       if (reply === null) return null;
       try {
@@ -333,14 +447,14 @@ export class Dhcp4o6Server {
     return null;
   }
 
-  private async query(inner: Dhcp6ClientServerMessage, clientAddress: Uint8Array, linkAddress: Uint8Array | undefined): Promise<Dhcp6ClientServerMessage | null> {
+  private async query(g: Generation, inner: Dhcp6ClientServerMessage, clientAddress: Uint8Array, linkAddress: Uint8Array | undefined): Promise<Dhcp6ClientServerMessage | null> {
     // RFC 7341 section 11: "The server discards a packet without this option" (decode error missing-option).
     const q = dhcp4o6FromDhcp6(inner);
     const v4 = decodeDhcp4Message(q.dhcpv4Message);
     this.counters.inc('rx-dhcpv4-query');
     let answer;
     try {
-      answer = await this.v4.handle(v4, { unicast: isUnicast(q), clientAddress, linkAddress });
+      answer = await g.v4.handle(v4, { unicast: isUnicast(q), clientAddress, linkAddress });
     } catch (e) {
       // The transaction did not commit: nothing was leased, nothing is answered.
       this.log(`lease store: ${e instanceof Error ? e.message : String(e)}`);
@@ -356,6 +470,103 @@ export class Dhcp4o6Server {
     return this.expiry.sweep();
   }
 
+  /**
+   * Takes a reloaded, validated config live (box/dhcp-leases.ts, on SIGHUP or POST
+   * /v1/reload): its pools and every dhcp4o6 setting but `listen` and `lease-store`,
+   * and the S46 options the DHCPv6 side sends. Throws — with nothing changed, the old
+   * pools serving on — when the config cannot be taken: a pool that cannot be served
+   * (`dhcp4o6.pools[i] (name): why`, the checks made at start), a key that takes a
+   * restart, or the store failing to reshape its slots (one transaction: rolled back).
+   *
+   * Leases: kept in the store, with their bindings. One whose slot is in a new pool
+   * goes on as before (also when its pool was renamed). One that fits no new pool is
+   * kept, bound, until it expires or its client comes back: a REQUEST for it is NAKed
+   * (RFC 2131 4.3.2) and it ends, a DISCOVER is offered a slot of the new pools
+   * (v4.ts). Offers outside the new pools are withdrawn (their REQUEST is NAKed).
+   * New settings apply to the next message: lease-time to the next ACK (a running lease
+   * keeps its expiry), ce-prefix-length to the next binding made (a lease's binding
+   * changes when it is renewed), max-leases-per-site to the next allocation.
+   */
+  reconfigure(config: XbrConfig): Promise<ReconfigureResult> {
+    return this.admin.run(async () => {
+      if (this.stopped) throw new Error('the 4o6 server is stopped');
+      const old = this.gen;
+      const dhcp = config.dhcp4o6;
+      if (dhcp === undefined) throw new Error('dhcp4o6 removed: stopping the 4o6 server takes a restart');
+      // Which sockets and which store: this server's own, opened at start (box/reload.ts
+      // refuses these first); the mode decides what every binding is (bindings.ts).
+      for (const key of ['listen', 'lease-store'] as const) {
+        if (!isDeepStrictEqual(old.dhcp[key], dhcp[key])) throw new Error(`dhcp4o6.${key} changed: it takes a restart, not a reload`);
+      }
+      if (config.mode !== old.config.mode) throw new Error('mode changed: it takes a restart, not a reload');
+      // 1. Everything built and checked before anything changes.
+      const pools = buildPools(config);
+      checkPools(pools);
+      const duid = old.dhcp['server-duid'] === dhcp['server-duid'] ? old.duid : await serverDuid(dhcp['server-duid'], this.store);
+      const next = this.generation(config, pools, duid);
+      const changes = poolChanges(old.pools, pools);
+      let drained = 0;
+      let waited = 0;
+      if (changes.added.length + changes.removed.length + changes.changed.length === 0) {
+        // The same slots: nothing in the store changes, a message in flight finishes with
+        // the generation it began with, the next one takes the new one.
+        this.gen = next;
+      } else {
+        // 2. The swap, between messages: the gate holds new messages, the ones in flight
+        //    finish (with the old pools), the store reshapes its slots, the new pools take
+        //    over, the gate opens. No message sees two generations, and no message's
+        //    lease operation runs while the store's slots change (expiry and API
+        //    releases may: the store serializes init with every transaction).
+        let open!: () => void;
+        this.gate = new Promise<void>((r) => (open = r));
+        this.waited = 0;
+        try {
+          drained = this.inFlight;
+          await this.drained();
+          this.retiredHeld = await this.store.init(pools);
+          this.reshapeDue = false;
+          this.gen = next;
+        } finally {
+          waited = this.waited;
+          this.gate = undefined;
+          open();
+        }
+      }
+      if (this.leases instanceof StoreLeaseService) this.leases.setMaxBatch(dhcp['commit-batch']);
+      this.expiry.setIntervalMs(dhcp['expiry-interval'] * 1000);
+      const result: ReconfigureResult = { ...changes, settings: changedSettings(old.config, config), retired: this.retiredHeld, drained, waited };
+      this.log(describeReconfigure(result));
+      return result;
+    });
+  }
+
+  /**
+   * After leases outside the pools ended: the store drops their rows and creates the
+   * slots they blocked (store/types.ts init). The pools are the same, so messages go on
+   * meanwhile (the store serializes init with the lease transactions).
+   */
+  private reshape(): Promise<void> {
+    return this.admin.run(async () => {
+      if (!this.reshapeDue || this.stopped) return;
+      this.reshapeDue = false;
+      try {
+        this.retiredHeld = await this.store.init(this.gen.pools);
+        this.counters.inc('store-reshapes');
+      } catch (e) {
+        this.reshapeDue = true; // the next sweep tries again
+        this.log(`lease store: reshaping the slots failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
+  }
+
+  /**
+   * A lease outside the pools ended elsewhere (released through the API,
+   * box/dhcp-leases.ts): the store is reshaped at the next sweep.
+   */
+  retiredEnded(n = 1): void {
+    this.retired.ended(n);
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -365,6 +576,26 @@ export class Dhcp4o6Server {
     await this.leases.close();
     await this.store.close();
   }
+}
+
+/** dhcp4o6 keys other than pools that differ, and "s46" when what the DHCPv6 side sends (v6.ts s46Container) does. */
+function changedSettings(a: XbrConfig, b: XbrConfig): string[] {
+  const da = a.dhcp4o6 as Record<string, unknown> | undefined;
+  const db = b.dhcp4o6 as Record<string, unknown> | undefined;
+  const keys = [...new Set([...Object.keys(da ?? {}), ...Object.keys(db ?? {})])].filter((k) => k !== 'pools').sort();
+  const out = keys.filter((k) => !isDeepStrictEqual(da?.[k], db?.[k]));
+  if (['rules', 'dmr', 'br', 'bindings'].some((k) => !isDeepStrictEqual(a[k as keyof XbrConfig], b[k as keyof XbrConfig]))) out.push('s46');
+  return out;
+}
+
+/** The one line a reload logs. */
+function describeReconfigure(r: ReconfigureResult): string {
+  const list = (what: string, names: string[]) => (names.length > 0 ? [`${what} [${names.join(', ')}]`] : []);
+  const pools = [...list('added', r.added), ...list('removed', r.removed), ...list('changed', r.changed), ...list('unchanged', r.unchanged)];
+  if (r.reordered) pools.push('reordered');
+  const settings = r.settings.length > 0 ? `settings changed: ${r.settings.join(', ')}` : 'no setting changed';
+  const retired = r.retired > 0 ? `; ${r.retired} lease(s) outside the pools kept until they end or their client returns` : '';
+  return `reconfigured: pools ${pools.join(', ')}; ${settings}${retired}`;
 }
 
 function isLeaseService(s: LeaseStore): s is LeaseStore & LeaseService {

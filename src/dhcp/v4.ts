@@ -14,7 +14,7 @@ import {
   type Dhcp4Message,
   type PortParams,
 } from './codec/index.js';
-import { formatIPv4 } from '../map/ip.js';
+import { formatIPv4, parseIPv4 } from '../map/ip.js';
 import { eligiblePools, planAllocation, siteOf, slotOf, type Dhcp4o6Config, type Pool } from './allocator.js';
 import { bindingAddress, bindingOf, type BindingRule, type BindingSink } from './bindings.js';
 import type { Counters } from './counters.js';
@@ -32,6 +32,22 @@ export interface V4Context {
   linkAddress?: Uint8Array;
 }
 
+/**
+ * The leases a reload left outside every pool (store/types.ts RETIRED_POOL), as the
+ * server (server.ts) counts them.
+ */
+export interface RetiredLeases {
+  /** How many the store holds (exact after each reshape of the store); 0 skips every look-up. */
+  readonly held: number;
+  /** `n` of them ended (their client came back): the server reshapes the store's slots soon. */
+  ended(n: number): void;
+}
+
+/**
+ * One configuration's settings and pools. The server builds a Dhcp4Service per
+ * configuration and swaps the whole service on a reload (server.ts reconfigure), so a
+ * message is handled with one configuration from start to end.
+ */
 export interface V4Options {
   dhcp: Dhcp4o6Config;
   pools: Pool[];
@@ -39,6 +55,7 @@ export interface V4Options {
   sink: BindingSink;
   counters: Counters;
   bindingRule: BindingRule;
+  retired?: RetiredLeases;
   now?: () => number;
 }
 
@@ -163,6 +180,16 @@ export class Dhcp4Service {
     const slot = bare(slotOf(pools, address, o.portParams));
     const until = now + this.o.dhcp['lease-time'] * 1000;
     const r = await this.o.leases.bind(h, slot, names, kind, now, until);
+    if (r.kind !== 'ack' && (r.why === 'no-record' || r.why === 'not-our-address') && (await this.endRetired(h.client, address, now)) > 0) {
+      // The client holds this address, but a reload took it out of every pool (or gave its
+      // pool other port sets). RFC 2131 4.3.2: the server SHOULD send a DHCPNAK when the
+      // client's notion of its address is not correct for its network, and it has a record
+      // of this client, so REBINDING and INIT-REBOOT are NAKed too rather than ignored. The
+      // lease has ended (endRetired) and its binding is gone; the client goes back to INIT
+      // (RFC 2131 4.4.1) and its DISCOVER is offered a slot of the pools now configured.
+      this.o.counters.inc('v4-nak-outside-pools');
+      return this.nak(req, 'outside-pools');
+    }
     if (r.kind === 'silent') return this.drop(`v4-request-silent-${r.why}`);
     if (r.kind === 'nak') {
       this.o.counters.inc(`v4-nak-${r.why}`);
@@ -171,8 +198,29 @@ export class Dhcp4Service {
     const b = bindingOf(r.row);
     if (b !== null) this.o.sink.put(b);
     else this.o.counters.inc('binding-unroutable-source');
+    // A client in SELECTING came from INIT: it gave up any address it had (RFC 2131
+    // 4.4.1), so a lease of it that a reload left outside the pools ends now rather than
+    // at its expiry (Kea's allocation engine likewise removes a client's previous lease
+    // when it grants it another address: ALLOC_ENGINE_V4_REQUEST_REMOVE_LEASE).
+    if (kind === 'selecting') await this.endRetired(h.client, undefined, now);
     this.o.counters.inc('v4-ack');
     return this.lease(req, T.ACK, r.row);
+  }
+
+  /**
+   * Ends the client's leases outside every pool (on `address`, or all): durably freed,
+   * bindings removed. Returns how many. No store access while there are none.
+   */
+  private async endRetired(client: string, address: string | undefined, now: number): Promise<number> {
+    const retired = this.o.retired;
+    if (retired === undefined || retired.held === 0) return 0;
+    const rows = await this.o.leases.dropRetired(client, address === undefined ? undefined : parseIPv4(address), now);
+    for (const r of rows) if (r.ipv6 !== null) this.o.sink.remove(r.ipv4, r.psid);
+    if (rows.length > 0) {
+      retired.ended(rows.length);
+      this.o.counters.inc('v4-retired-ended', rows.length);
+    }
+    return rows.length;
   }
 
   private async release(req: Dhcp4Message): Promise<void> {
@@ -188,7 +236,9 @@ export class Dhcp4Service {
     const now = this.now();
     const row = await this.o.leases.release(client, slot, names, now);
     if (row === null) {
-      this.drop('v4-release-unknown');
+      // A lease a reload left outside the pools is released like any other (RFC 2131 4.3.4).
+      if (req.ciaddr !== '0.0.0.0' && (await this.endRetired(client, req.ciaddr, now)) > 0) this.o.counters.inc('v4-released');
+      else this.drop('v4-release-unknown');
       return;
     }
     this.o.sink.remove(row.ipv4, row.psid);
@@ -209,7 +259,9 @@ export class Dhcp4Service {
     const until = this.now() + this.o.dhcp['decline-time'] * 1000;
     const row = await this.o.leases.decline(client, slot, names, until);
     if (row === 'ignored') {
-      this.drop('v4-decline-unknown');
+      // Outside the pools its slot is leased to nobody again: it just ends.
+      if (address !== undefined && (await this.endRetired(client, address, this.now())) > 0) this.o.counters.inc('v4-declined');
+      else this.drop('v4-decline-unknown');
       return;
     }
     if (row !== null) this.o.sink.remove(row.ipv4, row.psid);

@@ -64,12 +64,17 @@ export class TestEnv {
     }
   }
 
-  async server(yaml = BASE_YAML, extra: Record<string, string> = {}, sink = new MapBindingSink()): Promise<{ s: Dhcp4o6Server; sink: MapBindingSink }> {
+  async server(
+    yaml = BASE_YAML,
+    extra: Record<string, string> = {},
+    sink = new MapBindingSink(),
+    log?: (line: string) => void,
+  ): Promise<{ s: Dhcp4o6Server; sink: MapBindingSink }> {
     if (this.kind === 'postgres' && !this.dbCreated) {
       await this.admin((c) => c.query(`CREATE DATABASE ${this.dbName}`));
       this.dbCreated = true;
     }
-    const s = await Dhcp4o6Server.create({ config: this.config(yaml, extra), sink, now: () => this.clock });
+    const s = await Dhcp4o6Server.create({ config: this.config(yaml, extra), sink, now: () => this.clock, log });
     this.servers.push(s);
     return { s, sink };
   }

@@ -32,11 +32,16 @@ export class GroupCommit {
 
   constructor(
     private readonly store: LeaseStore,
-    private readonly maxBatch: number,
+    private maxBatch: number,
     private readonly concurrency: number,
     /** The longest a unit waits for its batch to fill. */
     private readonly maxWaitMs = 4,
   ) {}
+
+  /** A reload's dhcp4o6.commit-batch: batches formed from now on (one in flight keeps its size). */
+  setMaxBatch(n: number): void {
+    this.maxBatch = n;
+  }
 
   /** Runs `unit` in the next batch; resolves with its result once the batch committed. */
   submit<T>(unit: (tx: LeaseTx) => Promise<T>, lockKey?: string): Promise<T> {

@@ -14,7 +14,7 @@
 // - A deadlock or serialization failure (40P01, 40001) rolls the transaction back;
 //   it is retried (up to 3 times) from the start.
 import pg from 'pg';
-import type { BindingChange, LeaseRow, LeaseState, LeaseStore, LeaseTx, PoolSlots } from './types.js';
+import { RETIRED_POOL, type BindingChange, type LeaseRow, type LeaseState, type LeaseStore, type LeaseTx, type PoolSlots } from './types.js';
 
 const CHANNEL = 'xbr_leases';
 
@@ -212,34 +212,50 @@ export class PostgresLeaseStore implements LeaseStore {
     return new PostgresLeaseStore(pool, url, origin);
   }
 
-  async init(pools: readonly PoolSlots[]): Promise<void> {
+  async init(pools: readonly PoolSlots[]): Promise<number> {
     const c = await this.pool.connect();
     try {
-      // Several servers may start at once: one creates the schema and slots at a time.
+      // Several servers may start (or reload) at once: one reshapes the slots at a time.
       await c.query('SELECT pg_advisory_lock(7341)');
       await c.query(SCHEMA);
       await c.query(FUNCTIONS);
-      await c.query('BEGIN');
-      await c.query("DELETE FROM xbr_leases WHERE state = 'free' AND NOT (pool = ANY($1::text[]))", [pools.map((p) => p.name)]);
-      for (const p of pools) {
-        await c.query(
-          "DELETE FROM xbr_leases WHERE state = 'free' AND pool = $1 AND (psid_len <> $2 OR psid_offset <> $3 OR ipv4 < $4 OR ipv4 >= $5 OR NOT (psid = ANY($6::int[])))",
-          [p.name, p.psidLen, p.psidOffset, p.first, p.first + p.count, p.psids],
-        );
-        await c.query(
-          'INSERT INTO xbr_leases (ipv4, psid, pool, psid_len, psid_offset) ' +
-            'SELECT a, s, $3, $4, $5 FROM generate_series($1::bigint, $2::bigint) a, unnest($6::int[]) s ON CONFLICT DO NOTHING',
-          [p.first, p.first + p.count - 1, p.name, p.psidLen, p.psidOffset, p.psids],
-        );
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.reshape(c, pools);
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => {});
+          // A live reload's UPDATEs may meet a lease transaction's row locks in the other order.
+          if (attempt < 3 && isRetryable(e)) continue;
+          throw e;
+        }
       }
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
     } finally {
       await c.query('SELECT pg_advisory_unlock(7341)').catch(() => {});
       c.release();
     }
+  }
+
+  /** types.ts LeaseStore.init, steps 1-3, in one transaction. */
+  private async reshape(c: pg.PoolClient, pools: readonly PoolSlots[]): Promise<number> {
+    const fits = 'psid_len = $2 AND psid_offset = $3 AND ipv4 >= $4 AND ipv4 < $5 AND psid = ANY($6::int[])';
+    const args = (p: PoolSlots) => [p.name, p.psidLen, p.psidOffset, p.first, p.first + p.count, p.psids];
+    await c.query('BEGIN');
+    for (const p of pools) await c.query(`UPDATE xbr_leases SET pool = $1 WHERE pool <> $1 AND ${fits}`, args(p));
+    for (const p of pools) await c.query(`UPDATE xbr_leases SET pool = $7 WHERE pool = $1 AND NOT (${fits})`, [...args(p), RETIRED_POOL]);
+    await c.query('UPDATE xbr_leases SET pool = $1 WHERE pool <> $1 AND NOT (pool = ANY($2::text[]))', [RETIRED_POOL, pools.map((p) => p.name)]);
+    await c.query("DELETE FROM xbr_leases WHERE pool = $1 AND state <> 'bound'", [RETIRED_POOL]);
+    for (const p of pools) {
+      await c.query(
+        'INSERT INTO xbr_leases (ipv4, psid, pool, psid_len, psid_offset) ' +
+          'SELECT a, s, $3, $4, $5 FROM generate_series($1::bigint, $2::bigint) a, unnest($6::int[]) s ' +
+          'WHERE NOT EXISTS (SELECT 1 FROM xbr_leases r WHERE r.ipv4 = a AND r.pool = $7 AND (r.psid_len <> $4 OR r.psid_offset <> $5)) ' +
+          'ON CONFLICT DO NOTHING',
+        [p.first, p.first + p.count - 1, p.name, p.psidLen, p.psidOffset, p.psids, RETIRED_POOL],
+      );
+    }
+    const n = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM xbr_leases WHERE pool = $1', [RETIRED_POOL])).rows[0].n);
+    await c.query('COMMIT');
+    return n;
   }
 
   private txOn(c: pg.PoolClient): LeaseTx {

@@ -4,7 +4,7 @@
 // (group commit), so one fsync — which blocks only this thread — covers all of them,
 // and every result is posted back only after its COMMIT returned.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { allocate, bind, decline, release, withdrawOffers } from '../leases.js';
+import { allocate, bind, decline, dropRetired, release, withdrawOffers } from '../leases.js';
 import { SqliteLeaseStore } from './sqlite.js';
 import type { LeaseTx } from './types.js';
 import type { WorkerReply, WorkerRequest } from './sqlite-worker.js';
@@ -13,7 +13,7 @@ const port = parentPort!;
 const store = new SqliteLeaseStore((workerData as { path: string }).path, 'full');
 
 /** Operations that change rows: run together in one transaction. */
-const WRITES = new Set(['allocate', 'bind', 'release', 'decline', 'withdraw', 'expire', 'setMeta']);
+const WRITES = new Set(['allocate', 'bind', 'release', 'decline', 'withdraw', 'dropRetired', 'expire', 'setMeta']);
 
 function unit(r: WorkerRequest): (tx: LeaseTx) => Promise<unknown> {
   const a = r.args as never[];
@@ -28,6 +28,8 @@ function unit(r: WorkerRequest): (tx: LeaseTx) => Promise<unknown> {
       return (tx) => decline(tx, a[0], a[1], a[2], a[3]);
     case 'withdraw':
       return (tx) => withdrawOffers(tx, a[0], a[1], a[2]);
+    case 'dropRetired':
+      return (tx) => dropRetired(tx, a[0], (a[1] as number | null) ?? undefined, a[2]);
     default:
       throw new Error(`not a write: ${r.op}`);
   }

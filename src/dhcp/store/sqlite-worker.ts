@@ -79,7 +79,7 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
   }
 
   // ---- LeaseStore
-  init(pools: readonly PoolSlots[]): Promise<void> {
+  init(pools: readonly PoolSlots[]): Promise<number> {
     return this.call('init', pools);
   }
   transaction<T>(): Promise<T[]> {
@@ -122,5 +122,8 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
   }
   withdrawOffers(client: string, pools: readonly string[], now: number): Promise<number> {
     return this.call('withdraw', client, pools, now);
+  }
+  dropRetired(client: string, ipv4: number | undefined, now: number): Promise<LeaseRow[]> {
+    return this.call('dropRetired', client, ipv4 ?? null, now);
   }
 }

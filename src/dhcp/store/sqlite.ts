@@ -22,7 +22,7 @@ import { closeSync, fdatasyncSync, openSync, fdatasync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import type { BindingChange, LeaseRow, LeaseState, LeaseStore, LeaseTx, PoolSlots } from './types.js';
+import { RETIRED_POOL, type BindingChange, type LeaseRow, type LeaseState, type LeaseStore, type LeaseTx, type PoolSlots } from './types.js';
 
 interface RawRow {
   ipv4: number;
@@ -156,25 +156,42 @@ export class SqliteLeaseStore implements LeaseStore {
     };
   }
 
-  async init(pools: readonly PoolSlots[]): Promise<void> {
-    const del = this.db.prepare(
-      "DELETE FROM leases WHERE state = 'free' AND pool = ? AND (psid_len <> ? OR psid_offset <> ? OR ipv4 < ? OR ipv4 >= ?)",
-    );
-    const ins = this.db.prepare('INSERT OR IGNORE INTO leases (ipv4, psid, pool, psid_len, psid_offset) VALUES (?, ?, ?, ?, ?)');
+  async init(pools: readonly PoolSlots[]): Promise<number> {
     const names = pools.map((p) => p.name);
-    this.db.transaction(() => {
-      // Free slots of pools that are gone or changed shape leave; held ones stay until they end.
-      const placeholders = names.map(() => '?').join(',');
-      this.db.prepare(`DELETE FROM leases WHERE state = 'free' AND pool NOT IN (${placeholders})`).run(...names);
-      for (const p of pools) {
-        del.run(p.name, p.psidLen, p.psidOffset, p.first, p.first + p.count);
-        // PSIDs now reserved (reserved-ports changed) leave too.
-        this.db
-          .prepare("DELETE FROM leases WHERE state = 'free' AND pool = ? AND psid NOT IN (SELECT value FROM json_each(?))")
-          .run(p.name, JSON.stringify(p.psids));
-        for (let i = 0; i < p.count; i++) for (const psid of p.psids) ins.run(p.first + i, psid, p.name, p.psidLen, p.psidOffset);
-      }
-    })();
+    const inNames = names.map(() => '?').join(',');
+    const fits = 'psid_len = ? AND psid_offset = ? AND ipv4 >= ? AND ipv4 < ? AND psid IN (SELECT value FROM json_each(?))';
+    const fitArgs = (p: PoolSlots) => [p.psidLen, p.psidOffset, p.first, p.first + p.count, JSON.stringify(p.psids)];
+    const rehome = this.db.prepare(`UPDATE leases SET pool = ? WHERE pool <> ? AND ${fits}`);
+    const retire = this.db.prepare(`UPDATE leases SET pool = ? WHERE pool = ? AND NOT (${fits})`);
+    const ins = this.db.prepare('INSERT OR IGNORE INTO leases (ipv4, psid, pool, psid_len, psid_offset) VALUES (?, ?, ?, ?, ?)');
+    const body = async (): Promise<number> =>
+      this.db.transaction(() => {
+        // 1. rows that are a slot of a pool belong to it (a renamed or re-added pool takes its leases back)
+        for (const p of pools) rehome.run(p.name, p.name, ...fitArgs(p));
+        // 2. rows that fit no pool: retired; only bound ones stay (types.ts RETIRED_POOL)
+        for (const p of pools) retire.run(RETIRED_POOL, p.name, ...fitArgs(p));
+        this.db.prepare(`UPDATE leases SET pool = ? WHERE pool NOT IN (${inNames})`).run(RETIRED_POOL, ...names);
+        this.db.prepare("DELETE FROM leases WHERE pool = ? AND state <> 'bound'").run(RETIRED_POOL);
+        // 3. every slot a row, except on an address with a retired lease of another port-set shape
+        const blocked = new Map<number, string[]>();
+        for (const r of this.db.prepare('SELECT DISTINCT ipv4, psid_len, psid_offset FROM leases WHERE pool = ?').all(RETIRED_POOL) as RawRow[]) {
+          blocked.set(r.ipv4, [...(blocked.get(r.ipv4) ?? []), `${r.psid_len}/${r.psid_offset}`]);
+        }
+        for (const p of pools) {
+          const shape = `${p.psidLen}/${p.psidOffset}`;
+          for (let i = 0; i < p.count; i++) {
+            const v4 = p.first + i;
+            if (blocked.get(v4)?.some((b) => b !== shape)) continue;
+            for (const psid of p.psids) ins.run(v4, psid, p.name, p.psidLen, p.psidOffset);
+          }
+        }
+        return (this.db.prepare('SELECT count(*) AS n FROM leases WHERE pool = ?').get(RETIRED_POOL) as { n: number }).n;
+      })();
+    // Under the transaction mutex: a live reload (or the reconcile after retired leases
+    // ended) must not start its transaction inside an open lease batch.
+    const run = this.lock.then(body, body);
+    this.lock = run.catch(() => undefined);
+    return run;
   }
 
   async transaction<T>(units: readonly ((tx: LeaseTx) => Promise<T>)[]): Promise<T[]> {

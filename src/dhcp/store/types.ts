@@ -44,6 +44,18 @@ export interface LeaseRow {
   freedAt: number;
 }
 
+/**
+ * The pool name of a row that fits no configured pool any more (a reload removed,
+ * shrank or reshaped its pool, or reserved its ports): init() gives it this name, which
+ * no configured pool can have (schema.ts: names are non-empty), so no allocation ever
+ * finds it (every lease operation looks rows up by pool name). Only bound rows are
+ * kept so: the lease stays, and its binding, until it expires, is released, or its
+ * client returns (v4.ts: a REQUEST for it is NAKed, RFC 2131 section 4.3.2). Offers and
+ * declines outside the pools are dropped (an offer is no lease: its client's REQUEST
+ * is NAKed and it starts over).
+ */
+export const RETIRED_POOL = '';
+
 /** One pool's slots, as init() creates them (allocator.ts poolSlots). */
 export interface PoolSlots {
   name: string;
@@ -105,8 +117,22 @@ export interface LeaseTx {
 
 export interface LeaseStore {
   readonly kind: 'sqlite' | 'postgres';
-  /** Creates the schema if needed and a row for every slot of every pool (idempotent). */
-  init(pools: readonly PoolSlots[]): Promise<void>;
+  /**
+   * Creates the schema if needed and makes the rows match `pools` (idempotent; run at
+   * start and again by a live reload, server.ts reconfigure):
+   *  1. a row whose (IPv4, PSID, PSID-len, offset) is a slot of a pool is that pool's
+   *     (a renamed pool keeps its leases);
+   *  2. a row that fits no pool leaves if it is not bound; a bound one is kept under
+   *     RETIRED_POOL until it ends;
+   *  3. every slot of every pool gets a row — except on an address that still holds a
+   *     retired lease of another PSID-len or offset: two port-set sizes on one address
+   *     would overlap (and the data plane refuses mixed parameters on one address,
+   *     RFC 7597 section 5.1); those slots come when the retired leases are gone and
+   *     init runs again.
+   * Runs as one transaction (serialized with the lease transactions where the store
+   * serializes them). Resolves with the number of retired leases left.
+   */
+  init(pools: readonly PoolSlots[]): Promise<number>;
   /**
    * Runs the units of work in order in ONE transaction and commits it durably; the
    * results come back in order only after the commit. If any unit throws, or the
