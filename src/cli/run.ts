@@ -191,7 +191,7 @@ export function register(program: Command): void {
     .option('--mode <mode>', 'AF_XDP bind mode: copy, zerocopy or auto', 'auto')
     .option('--batch <n>', 'packets per batch (1..256)', (v) => Number.parseInt(v, 10), 64)
     .option('--cpus <list>', 'pin workers to these CPUs (comma-separated)', (v) => v.split(',').map((x) => Number.parseInt(x, 10)))
-    .option('--fill <n>', 'frames kept on each AF_XDP fill ring (batch..2048)', (v) => Number.parseInt(v, 10))
+    .option('--fill <n>', 'frames kept on each AF_XDP fill ring (batch..8192)', (v) => Number.parseInt(v, 10))
     .option('--stats <file>', 'on stop, write the summed counters as JSON')
     .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevel, 'info')
     .option('--no-api', 'do not serve the HTTP API')
@@ -200,8 +200,8 @@ export function register(program: Command): void {
         stdio.err('xbr run: --mode must be copy, zerocopy or auto');
         process.exit(2);
       }
-      if (o.fill !== undefined && !(Number.isInteger(o.fill) && o.fill >= 1 && o.fill <= 2048)) {
-        stdio.err('xbr run: --fill must be an integer in 1..2048');
+      if (o.fill !== undefined && !(Number.isInteger(o.fill) && o.fill >= 1 && o.fill <= 8192)) {
+        stdio.err('xbr run: --fill must be an integer in 1..8192');
         process.exit(2);
       }
       process.exitCode = await runAction({ config: o.config, mode: o.mode as SocketMode, batch: o.batch, cpus: o.cpus, fill: o.fill, stats: o.stats, logLevel: o.logLevel, noApi: !o.api });

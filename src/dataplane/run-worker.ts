@@ -32,7 +32,7 @@ export interface RunTask {
   traces?: { ipv4: number; psid: number; slot: number }[];
   /** Pin this worker's thread to a CPU (optional). */
   cpu?: number;
-  /** Frames kept on each socket's fill ring (default DEFAULT_FILL; batch..2048). */
+  /** Frames kept on each socket's fill ring (default DEFAULT_FILL; batch..8192). */
   fill?: number;
 }
 
@@ -44,11 +44,24 @@ export interface RunResult {
   xsk: Record<string, number>;
 }
 
-const FRAMES = 8192;
-const FRAME_SIZE = 4096;
-const RING = 2048;
+/**
+ * Ring sizes. The fill and RX rings are deep: they are the buffer between the
+ * kernel's receive path and this thread, and what absorbs the moments the thread
+ * does not run (on a shared CPU, 1-4 ms gaps; at 1.2 Mpps a 4 ms gap is ~5,000
+ * frames, which overflowed rings of 2,048). TX and completion rings drain at the
+ * thread's own pace and stay smaller.
+ */
+const RX_RING = 8192;
+const TX_RING = 2048;
+/**
+ * UMEM frames (2 KiB chunks, 256 bytes of headroom: a 1,500-byte packet plus 40 of
+ * encapsulation fits): both sockets' fill and RX rings, both TX rings, a batch, and
+ * the quarter the core may hold as fragments.
+ */
+const FRAMES = 32768;
+const FRAME_SIZE = 2048;
 /** Frames kept on each socket's fill ring (RunTask.fill). */
-export const DEFAULT_FILL = RING;
+export const DEFAULT_FILL = RX_RING;
 /**
  * How long an idle worker blocks in poll(). The shim polls one socket per call; a
  * two-armed worker alternates between its IPv4 and IPv6 sockets with a short
@@ -103,13 +116,13 @@ export function runWorker(task: RunTask): RunResult {
   };
   ring.drain(applyBinding);
 
-  const umem: Umem = addon.createUmem(core.memory, core.framesPtr(), core.framesBytes(), FRAME_SIZE, 0, RING, RING);
+  const umem: Umem = addon.createUmem(core.memory, core.framesPtr(), core.framesBytes(), FRAME_SIZE, 0, RX_RING, TX_RING);
   const sockets: XskSocket[] = [];
   try {
-    const s4 = addon.createSocket(umem, task.ipv4Interface, task.queue, { mode: task.mode, rxSize: RING, txSize: RING, needWakeup: true, port: 0 });
+    const s4 = addon.createSocket(umem, task.ipv4Interface, task.queue, { mode: task.mode, rxSize: RX_RING, txSize: TX_RING, needWakeup: true, port: 0 });
     sockets.push(s4);
     const oneArmed = task.ipv6Interface === task.ipv4Interface;
-    const s6 = oneArmed ? s4 : addon.createSocket(umem, task.ipv6Interface, task.queue, { mode: task.mode, rxSize: RING, txSize: RING, needWakeup: true, port: 1 });
+    const s6 = oneArmed ? s4 : addon.createSocket(umem, task.ipv6Interface, task.queue, { mode: task.mode, rxSize: RX_RING, txSize: TX_RING, needWakeup: true, port: 1 });
     if (!oneArmed) sockets.push(s6);
     for (const name of new Set([task.ipv4Interface, task.ipv6Interface])) {
       const prog = addon.findProgram(name);
@@ -123,7 +136,7 @@ export function runWorker(task: RunTask): RunResult {
     // run (a shared or busy CPU; in the lab, a fill of 256 lost 0.1-0.8 % of a
     // 0.5 Mpps flow, 2048 nothing). A shallower fill keeps fewer frames cycling and
     // cache-hot, which is faster under overload in copy mode (xbr run --fill).
-    const fill = Math.max(task.batch, Math.min(RING, task.fill ?? DEFAULT_FILL));
+    const fill = Math.max(task.batch, Math.min(RX_RING, task.fill ?? DEFAULT_FILL));
     const given = sockets.map((s) => refill(engine, addon, s, fill));
     const got = sockets.map(() => 0);
 
@@ -201,7 +214,7 @@ export function runWorker(task: RunTask): RunResult {
         for (let i = 0; i < sockets.length; i++) {
           const s = sockets[i]!;
           addon.tx(s, tx, 0);
-          const room = RING - (given[i]! - got[i]!);
+          const room = RX_RING - (given[i]! - got[i]!);
           if (room > 0) given[i]! += refill(engine, addon, s, room);
           addon.wakeupRx(s);
         }
@@ -211,7 +224,7 @@ export function runWorker(task: RunTask): RunResult {
       }
       for (let i = 0; i < sockets.length; i++) {
         const s = sockets[i]!;
-        const c = addon.complete(s, io, RING);
+        const c = addon.complete(s, io, TX_RING);
         if (c > 0) core.framesPut(c);
         const want = fill - (given[i]! - got[i]!);
         if (want > 0) given[i]! += refill(engine, addon, s, want);
