@@ -102,8 +102,10 @@ export function prefetchBatch(n: u32): void {
   }
   for (let i: u32 = 0; i < n; i++) {
     const s = <usize>load<u32>(slots + (<usize>i << 2));
-    // a 24-byte slot may straddle two cache lines: its first and last words
-    if (s != 0) acc += load<u32>(s) + load<u32>(s, 20);
+    // the slot and the next one (a third of the keys sit one slot past their home:
+    // linear probing at half load); 48 bytes span at most two cache lines, which
+    // their first and last words name
+    if (s != 0) acc += load<u32>(s) + load<u32>(s, 44);
   }
   sink += acc;
 }
