@@ -197,7 +197,16 @@ async function main(): Promise<void> {
   check(staged[3], 1, N);
 
   const bench = new Bench({ time: quick ? 300 : 2000, warmupTime: quick ? 100 : 500 });
-  const task = (name: string, s: Staged, kind: number, nbind: number, process = true, prefetch = true) => {
+  // Two port-set layouts: one whole-address binding (psid-len 0) besides the million
+  // of psid-len 6 turns off the direct look-up of one-layout tables (assembly/map/
+  // bindings.ts): every look-up reads the address entry first, as in a deployment
+  // that mixes full and shared addresses.
+  const other = { ipv4: 0x64000001, psidLen: 0, psidOffset: 0, psid: 0, prefixLen: 128, ipv6: ipv6({ src: BR, dst: BR }).subarray(8, 24) };
+  const mixed = {
+    beforeAll: () => e.putBinding(other),
+    afterAll: () => void e.removeBinding(other.ipv4, 0),
+  };
+  const task = (name: string, s: Staged, kind: number, nbind: number, process = true, prefetch = true, layouts = 1) => {
     let now = 2;
     bench.add(name, () => {
       core.benchPrefetch(prefetch ? 1 : 0);
@@ -206,12 +215,14 @@ async function main(): Promise<void> {
         if (process && core.process(BATCH, now) !== BATCH) throw new Error(`${name}: a packet was not sent`);
       }
       now++;
-    });
+    }, layouts > 1 ? mixed : {});
   };
   task('lw4o6 encap 64 B, 1M bindings at random', staged[0], 0, N);
   task('lw4o6 decap 64 B, 1M bindings at random', staged[2], 1, N);
   task('lw4o6 encap 550 B, 1M bindings at random', staged[1], 0, N);
   task('lw4o6 decap 550 B, 1M bindings at random', staged[3], 1, N);
+  task('lw4o6 encap 64 B, 1M at random, two port-set layouts', staged[0], 0, N, true, true, 2);
+  task('lw4o6 decap 64 B, 1M at random, two port-set layouts', staged[2], 1, N, true, true, 2);
   task('lw4o6 encap 64 B, 1M at random, no batch prefetch', staged[0], 0, N, true, false);
   task('lw4o6 decap 64 B, 1M at random, no batch prefetch', staged[2], 1, N, true, false);
   task('lw4o6 encap 64 B, 1 binding (hot)', staged[0], 0, 1);
