@@ -1,4 +1,5 @@
-// setAffinity and setNetns: per-thread settings of the calling thread.
+// setAffinity and setNetns: per-thread settings (of the calling thread, or for
+// setAffinity of another thread of this process).
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -10,8 +11,10 @@
 
 namespace xbr {
 
-// setAffinity(cpu | cpu[]): pins the calling thread (a piscina worker, say; piscina
-// itself cannot, DESIGN.md) to the given CPU(s).
+// setAffinity(cpu | cpu[], tid?): pins the calling thread (a piscina worker, say;
+// piscina itself cannot, DESIGN.md) to the given CPU(s); with a tid (from
+// /proc/self/task), that thread of this process instead: the main thread moves its
+// other threads (V8's platform threads, libuv's) off the workers' CPUs.
 Napi::Value SetAffinity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   cpu_set_t set;
@@ -31,6 +34,11 @@ Napi::Value SetAffinity(const Napi::CallbackInfo& info) {
   for (uint32_t c : cpus) {
     if (c >= CPU_SETSIZE) ThrowRange(env, "cpu " + std::to_string(c) + " out of range");
     CPU_SET(c, &set);
+  }
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    pid_t tid = static_cast<pid_t>(ArgU32(info, 1, "tid"));
+    if (sched_setaffinity(tid, sizeof set, &set) != 0) ThrowErrno(env, errno, "sched_setaffinity");
+    return env.Undefined();
   }
   int err = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
   if (err != 0) ThrowErrno(env, err, "pthread_setaffinity_np");

@@ -114,6 +114,7 @@ export async function runAction(opts: RunOptions, io: CommandIO = stdio): Promis
         io.err(`xbr run: ${event} ${JSON.stringify(detail)}`);
       },
     });
+    if (dp.housekeeping) log.info({ event: 'cpus', workers: opts.cpus, others: dp.housekeeping }, `workers on CPUs ${opts.cpus!.join(',')}; the other threads on CPUs ${dp.housekeeping.join(',')}`);
     box = DataplaneBox.create(opts.config, config, statics, dp, { logger: log });
     for (const b of sink.early.table.values()) box.leaseSink.put(b);
     sink.target = box.leaseSink;

@@ -17,6 +17,7 @@ import { TRACE_SLOTS } from '../core/abi.js';
 import { createPool } from './pool.js';
 import { tryLoadXsk, loadXsk, attachSteering, type XdpProgram, type SocketMode } from './xsk.js';
 import { steeringFor } from './steering.js';
+import { reserveWorkerCpus } from './affinity.js';
 import type { RunResult, RunTask } from './run-worker.js';
 
 export class DataplaneError extends Error {}
@@ -111,6 +112,8 @@ export class Dataplane {
   private traces = new Map<number, { ipv4: number; psid: number; slot: number }>();
   restarts = 0;
   bindMode = 'unknown';
+  /** With --cpus: the CPUs the process's other threads were moved to (affinity.ts); null: not moved. */
+  housekeeping: number[] | null = null;
   /** The AF_XDP sockets' statistics each worker returned at stop (summed). */
   xskStats: Record<string, number> = {};
 
@@ -133,6 +136,8 @@ export class Dataplane {
     if (missing) throw new DataplaneError(missing);
     const dp = new Dataplane(config, bindings, opts);
     try {
+      // before any worker runs: the workers' CPUs are theirs alone (affinity.ts)
+      if (opts.cpus?.length) dp.housekeeping = reserveWorkerCpus(opts.cpus.slice(0, dp.workers));
       await dp.attach();
       dp.control.publishRules(compileRules(config, await runtimeMacs(config)));
       for (let w = 0; w < dp.workers; w++) dp.running.push(dp.keepRunning(w));

@@ -73,7 +73,8 @@
 //   programCounters(prog): SteerCounters   per-CPU counters of the program, summed
 //
 // Threads
-//   setAffinity(cpu: number | number[]): void   pins the calling thread
+//   setAffinity(cpu: number | number[], tid?: number): void   pins the calling
+//     thread, or thread `tid` of this process
 //   setNetns(nameOrPath: string | null): void   moves the calling thread (only)
 //     into a network namespace (`ip netns` name or path); null = back.
 //
@@ -219,7 +220,7 @@ export interface XskAddon {
   setPrefixes4(prog: XdpProgram, prefixes: Prefix[]): number;
   setPrefixes6(prog: XdpProgram, prefixes: Prefix[]): number;
   programCounters(prog: XdpProgram): SteerCounters;
-  setAffinity(cpu: number | number[]): void;
+  setAffinity(cpu: number | number[], tid?: number): void;
   /** madvise(MADV_HUGEPAGE) over the memory's whole 2 MiB pages; returns the bytes advised. */
   adviseHugePages(memory: WebAssembly.Memory): number;
   setNetns(nameOrPath: string | null): void;

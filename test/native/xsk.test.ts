@@ -30,7 +30,9 @@ import {
 } from './frames.js';
 import { requireLab } from './lab.js';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { housekeepingCpus, pinProcessThreads } from '../../src/dataplane/affinity.js';
 
 const { addon, skip } = requireLab();
 if (skip !== null) console.warn(`test/native: skipping AF_XDP integration tests: ${skip}`);
@@ -419,6 +421,35 @@ describe.skipIf(skip !== null)('AF_XDP shim on veth (root, netns)', () => {
       x.setAffinity(cpus);
     }
     expect(allowed()).toBe(before);
+  });
+
+  it('housekeeping CPUs are the ones no worker is pinned to', () => {
+    expect(housekeepingCpus([0], 2)).toEqual([1]);
+    expect(housekeepingCpus([0, 0], 4)).toEqual([1, 2, 3]);
+    expect(housekeepingCpus([1, 0], 2)).toEqual([]);
+    expect(housekeepingCpus([5], 2)).toEqual([0, 1]);
+  });
+
+  it('setAffinity with a tid pins that thread of the process, not the caller; pinProcessThreads pins them all', () => {
+    const allowedOf = (tid: string): string => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1]!;
+    const self = readlinkSync('/proc/thread-self').split('/').pop()!;
+    const tids = readdirSync('/proc/self/task');
+    const before = new Map(tids.map((t) => [t, allowedOf(t)]));
+    const other = tids.find((t) => t !== self)!; // V8 and libuv start threads of their own
+    expect(other).toBeDefined();
+    const last = cpus().length - 1;
+    try {
+      x.setAffinity([last], Number(other));
+      expect(allowedOf(other)).toBe(String(last));
+      expect(allowedOf(self)).toBe(before.get(self));
+      expect(() => x.setAffinity([0], 0x7ffffff0)).toThrow(/sched_setaffinity/); // no such thread
+      expect(pinProcessThreads([last])).toBeGreaterThanOrEqual(tids.length);
+      for (const t of readdirSync('/proc/self/task')) expect(allowedOf(t)).toBe(String(last));
+    } finally {
+      const all = Array.from({ length: cpus().length }, (_, i) => i);
+      for (const t of readdirSync('/proc/self/task')) x.setAffinity(all, Number(t));
+    }
+    expect(allowedOf(self)).toBe(before.get(self));
   });
 
   it('teardown: after close and detachProgram the interface has no XDP program', () => {
