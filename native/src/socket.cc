@@ -7,6 +7,8 @@
 // We always pass XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD: program.cc loads our own.
 #include <net/if.h>
 #include <poll.h>
+
+#include <vector>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -250,21 +252,33 @@ Napi::Value WakeupRx(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), kick);
 }
 
-// poll(sock, timeoutMs) -> boolean: wait (blocking this thread) until the RX ring
-// has descriptors or timeoutMs passes. For idle loops; true if readable.
+// poll(sock | sock[], timeoutMs) -> boolean: wait (blocking this thread) until the
+// RX ring of one of the sockets has descriptors or timeoutMs passes. For idle loops:
+// a two-armed worker sleeps on its IPv4-side and IPv6-side sockets at once, so a
+// packet on either side wakes it. True if one is readable.
 Napi::Value Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Socket* s = Unwrap<Socket>(info[0], "socket");
+  std::vector<pollfd> fds;
+  if (info.Length() > 0 && info[0].IsArray()) {
+    Napi::Array a = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Socket* s = Unwrap<Socket>(a.Get(i), "socket");
+      fds.push_back(pollfd{s->fd, POLLIN, 0});
+    }
+    if (fds.empty()) ThrowRange(env, "poll: empty socket list");
+  } else {
+    Socket* s = Unwrap<Socket>(info[0], "socket");
+    fds.push_back(pollfd{s->fd, POLLIN, 0});
+  }
   uint32_t timeout = ArgU32(info, 1, "timeoutMs");
-  pollfd p{};
-  p.fd = s->fd;
-  p.events = POLLIN;
   int r;
   do {
-    r = poll(&p, 1, static_cast<int>(std::min<uint32_t>(timeout, 0x7fffffff)));
+    r = poll(fds.data(), fds.size(), static_cast<int>(std::min<uint32_t>(timeout, 0x7fffffff)));
   } while (r < 0 && errno == EINTR);
   if (r < 0) ThrowErrno(env, errno, "poll on AF_XDP socket");
-  return Napi::Boolean::New(env, r > 0 && (p.revents & POLLIN) != 0);
+  for (const pollfd& p : fds)
+    if (p.revents & POLLIN) return Napi::Boolean::New(env, true);
+  return Napi::Boolean::New(env, false);
 }
 
 }  // namespace xbr

@@ -63,14 +63,11 @@ const FRAME_SIZE = 2048;
 /** Frames kept on each socket's fill ring (RunTask.fill). */
 export const DEFAULT_FILL = RX_RING;
 /**
- * How long an idle worker blocks in poll(). The shim polls one socket per call; a
- * two-armed worker alternates between its IPv4 and IPv6 sockets with a short
- * timeout, so a packet arriving on the side not being polled waits at most that
- * long (a fixed poll on the IPv4 socket alone made every IPv6-side packet of a
- * quiet period wait up to the full timeout: ~2 ms more RTT for a CE's ping).
+ * How long an idle worker blocks in poll() before it looks at its control block
+ * (stop, rules, bindings) again. It polls all its sockets at once, so a packet on
+ * either side wakes it at once.
  */
 const IDLE_POLL_MS = 5;
-const IDLE_POLL_TWO_ARMED_MS = 1;
 /** A worker keeps spinning this long after its last packet before it may block. */
 const SPIN_MS = 50;
 
@@ -164,7 +161,6 @@ export function runWorker(task: RunTask): RunResult {
     let nextPublish = 0;
     let packets = 0;
     let idle = 0;
-    let pollSide = 0;
     let lastRx = -Infinity;
     // Test hook (XBR_DEBUG_HOOKS=1 only): the main thread asks this worker to die
     // abruptly, as a crash would, to prove the runtime restarts it (test/lab/).
@@ -204,13 +200,12 @@ export function runWorker(task: RunTask): RunResult {
         }
       } else if (++idle > 64 && now - lastRx > SPIN_MS) {
         // Idle for SPIN_MS: flush pending tx, deepen the fill rings to the full
-        // ring, let the kernel refill, then block in poll(). poll() watches one
-        // socket, so a two-armed worker alternates and a packet on the other side
-        // waits up to the timeout: the deep fill rings give a burst that comes
-        // meanwhile frames to land in. Busy again, the rings drain back to `fill`
-        // before they are topped up. While traffic comes and goes (gaps shorter
-        // than SPIN_MS) the worker spins instead: sleeping in a blind poll between
-        // the bursts of a 0.8 Mpps flow lost a fifth of it (fill ring empty).
+        // ring, let the kernel refill, then block in poll() on every socket (a
+        // packet on either side wakes the worker). Busy again, the rings drain
+        // back to `fill` before they are topped up. While traffic comes and goes
+        // (gaps shorter than SPIN_MS) the worker spins instead: sleeping in a
+        // blind poll between the bursts of a 0.8 Mpps flow lost a fifth of it
+        // (fill ring empty).
         for (let i = 0; i < sockets.length; i++) {
           const s = sockets[i]!;
           addon.tx(s, tx, 0);
@@ -218,8 +213,7 @@ export function runWorker(task: RunTask): RunResult {
           if (room > 0) given[i]! += refill(engine, addon, s, room);
           addon.wakeupRx(s);
         }
-        if (oneArmed) addon.poll(s4, IDLE_POLL_MS);
-        else addon.poll((pollSide ^= 1) === 0 ? s4 : s6, IDLE_POLL_TWO_ARMED_MS);
+        addon.poll(oneArmed ? s4 : sockets, IDLE_POLL_MS);
         idle = 0;
       }
       for (let i = 0; i < sockets.length; i++) {

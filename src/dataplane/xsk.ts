@@ -49,7 +49,8 @@
 //   fill(sock, ioPtr, n): number   n u32 wasm frame addresses -> the socket's fill ring
 //   complete(sock, ioPtr, max): number   completion ring -> u32 wasm addresses
 //   wakeupRx(sock): boolean        recvfrom if the fill ring needs a wakeup
-//   poll(sock, timeoutMs): boolean blocks until RX has descriptors (idle loops)
+//   poll(sock | sock[], timeoutMs): boolean blocks until an RX ring has
+//     descriptors (idle loops)
 //   stats(sock): XskStats          XDP_STATISTICS + kick counters
 //
 // XDP program
@@ -206,7 +207,7 @@ export interface XskAddon {
   fill(sock: XskSocket, ioPtr: number, n: number): number;
   complete(sock: XskSocket, ioPtr: number, max: number): number;
   wakeupRx(sock: XskSocket): boolean;
-  poll(sock: XskSocket, timeoutMs: number): boolean;
+  poll(sock: XskSocket | XskSocket[], timeoutMs: number): boolean;
   stats(sock: XskSocket): XskStats;
   attachProgram(ifname: string, objPath: string, mode?: AttachMode): XdpProgram;
   findProgram(ifname: string, name?: string): XdpProgram | null;

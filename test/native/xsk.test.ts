@@ -354,7 +354,12 @@ describe.skipIf(skip !== null)('AF_XDP shim on veth (root, netns)', () => {
       x.setPrefixes4(prog2, [{ addr: ip4('198.51.100.0'), len: 24 }]);
       expect(fillFrames(sock2, Array.from({ length: 32 }, (_, i) => 128 + i))).toBe(32);
       const frame = eth(macA2, lab.mac(lab.nsB, b), ETH_IP, udp4(ip4(lab.ip4B), ip4('198.51.100.8'), 1, 2, text(`shared-${lab.id}`)));
+      await drain(sock);
       lab.inject(lab.nsB, b, [frame]);
+      // poll over both sockets wakes for the frame on the second; the first alone has nothing
+      expect(x.poll(sock, 50)).toBe(false);
+      expect(x.poll([sock, sock2], 2000)).toBe(true);
+      expect(() => x.poll([], 1)).toThrow(/empty socket list/);
       const got = await receive(sock2, (p) => contains(p.bytes, text(`shared-${lab.id}`)));
       const p = got.find((q) => contains(q.bytes, text(`shared-${lab.id}`)));
       expect(p).toBeDefined();
