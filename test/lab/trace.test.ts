@@ -1,7 +1,8 @@
 // Per-subscriber counters through the AF_XDP data plane (`xbr run` in the netns lab,
 // lw4o6): PUT /v1/trace on one B4's binding, counted UDP flows to it, from it and to
 // another B4, then GET /v1/trace and /metrics: the traced subscriber's packets and IP
-// bytes are exactly its flows', nobody else's. The API listens on loopback inside the
+// bytes are exactly its flows', nobody else's. A worker that dies keeps what it
+// counted, and its replacement keeps counting the traced binding. The API listens on loopback inside the
 // BR namespace, so the calls are made from there (node's fetch through ip netns exec).
 // Needs root: skipped locally without it, a failure under CI=true.
 import { execFileSync } from 'node:child_process';
@@ -36,7 +37,7 @@ describe.skipIf(skip !== null)('netns lab, lw4o6: per-subscriber counters in the
     await topo.up();
     const tokenFile = join(topo.dir, 'api.token');
     writeFileSync(tokenFile, TOKEN + '\n', { mode: 0o600 });
-    xbr = await Xbr.start(topo, topo.writeConfig(topo.config({ api: { listen: `127.0.0.1:${PORT}`, 'token-file': tokenFile } })));
+    xbr = await Xbr.start(topo, topo.writeConfig(topo.config({ api: { listen: `127.0.0.1:${PORT}`, 'token-file': tokenFile } })), { debugHooks: true });
   });
 
   afterAll(async () => {
@@ -66,6 +67,18 @@ describe.skipIf(skip !== null)('netns lab, lw4o6: per-subscriber counters in the
 
     const [, metrics] = call('GET', '/metrics');
     expect(metrics).toMatch(new RegExp(`xbr_subscriber_packets_total\\{[^}]*direction="tx"[^}]*\\} 500`));
+
+    // the worker dies: what it counted stays, and the restarted worker counts on
+    const before = xbr!.workerDeaths();
+    xbr!.killWorker();
+    for (let i = 0; i < 250 && xbr!.workerDeaths() === before; i++) await sleep(20);
+    expect(xbr!.workerDeaths(), xbr!.output).toBe(before + 1);
+    await sleep(1000); // the replacement is up (it was started 200 ms after the death)
+    const again = await udpFlow({ src: topo.inet, srcPort: 5355, dst: topo.ceShared, dstPort: NET.shared.ports[2], count: 200, pps: 2000, size: SIZE, flow: 74, idleMs: 500 });
+    expect(again.missing, JSON.stringify(again.missingRanges)).toBe(0);
+    await sleep(600);
+    const after = (JSON.parse(call('GET', '/v1/trace')[1]) as { subscribers: Record<string, number | string>[] }).subscribers;
+    expect(after).toEqual([{ ipv4: NET.shared.v4, psid: NET.shared.psid, txPackets: 700, txBytes: 700 * (40 + 28 + SIZE), rxPackets: 300, rxBytes: 300 * (28 + SIZE) }]);
 
     expect(call('DELETE', `/v1/trace/${key}`)[0]).toBe(204);
     expect(JSON.parse(call('GET', '/v1/trace')[1])).toEqual({ subscribers: [] });
