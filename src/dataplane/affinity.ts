@@ -7,7 +7,7 @@
 // thread, V8's and libuv's) is pinned to the CPUs no worker uses; threads created
 // later by the main thread inherit that, and each worker pins itself to its own CPU
 // (run-worker.ts). The housekeeping, isolcpus-style, that DPDK and VPP deployments do.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { cpus as osCpus } from 'node:os';
 import { loadXsk } from './xsk.js';
 
@@ -18,27 +18,32 @@ export function housekeepingCpus(workerCpus: readonly number[], online: number):
 }
 
 /**
- * Pins every thread of this process to `cpus`; returns how many threads were moved
- * (a thread that ended meanwhile is skipped).
+ * Pins every thread of this process to `cpus`; returns how many threads were moved.
+ * A thread that ended meanwhile is skipped; any other refusal (e.g. a cpuset that
+ * excludes those CPUs) is returned as the first error, the rest are still tried.
  */
 export function pinProcessThreads(cpus: readonly number[]): number {
   const addon = loadXsk();
   let moved = 0;
+  let refused: Error | undefined;
   for (const name of readdirSync('/proc/self/task')) {
     try {
       addon.setAffinity([...cpus], Number(name));
       moved++;
-    } catch {
-      // the thread is gone
+    } catch (e) {
+      if (!existsSync(`/proc/self/task/${name}`)) continue; // the thread is gone
+      refused ??= e as Error;
     }
   }
+  if (refused) throw new Error(`cannot move xbr's other threads to CPUs ${cpus.join(',')}: ${refused.message}`);
   return moved;
 }
 
 /**
  * With workers pinned to `workerCpus`: moves the process's other threads to the
  * remaining CPUs. Returns those CPUs, or null when there are none (the workers take
- * every CPU: nothing is moved).
+ * every CPU: nothing is moved). Throws (naming the CPUs and the reason) when the
+ * kernel refuses the move.
  */
 export function reserveWorkerCpus(workerCpus: readonly number[], online = osCpus().length): number[] | null {
   const rest = housekeepingCpus(workerCpus, online);

@@ -137,7 +137,14 @@ export class Dataplane {
     const dp = new Dataplane(config, bindings, opts);
     try {
       // before any worker runs: the workers' CPUs are theirs alone (affinity.ts)
-      if (opts.cpus?.length) dp.housekeeping = reserveWorkerCpus(opts.cpus.slice(0, dp.workers));
+      if (opts.cpus?.length) {
+        try {
+          dp.housekeeping = reserveWorkerCpus(opts.cpus.slice(0, dp.workers));
+        } catch (e) {
+          // the workers still run pinned; only the rest of the process is not kept away
+          opts.onEvent?.('cpus-shared', { error: (e as Error).message });
+        }
+      }
       await dp.attach();
       dp.control.publishRules(compileRules(config, await runtimeMacs(config)));
       for (let w = 0; w < dp.workers; w++) dp.running.push(dp.keepRunning(w));
