@@ -6,6 +6,7 @@
  * DhcpDecodeError('truncated'). Byte arrays it returns are copies, so a decoded value
  * never aliases (and never keeps alive) the caller's receive buffer.
  */
+import { Buffer } from 'node:buffer';
 import { DhcpDecodeError } from './errors.js';
 
 export class ByteReader {
@@ -81,9 +82,27 @@ export class ByteReader {
   }
 }
 
+/**
+ * Writer storage comes from Node's pre-allocated Buffer pool (allocUnsafe: a view on a
+ * shared slab, not zero-filled), not a fresh zeroed Uint8Array per writer: every
+ * message encoded makes several writers, and their allocation (and its garbage) was a
+ * visible share of the server's time under load. The uninitialised octets are never
+ * read: only [0, length) is, every octet of which was written (zeros() fills
+ * explicitly), and finish() copies that range into an array of its own, so no result
+ * aliases the pool.
+ */
+function storage(n: number): Uint8Array {
+  return Buffer.allocUnsafe(n);
+}
+
 export class ByteWriter {
-  private buf = new Uint8Array(256);
+  private buf: Uint8Array;
   private p = 0;
+
+  /** `capacity`: the expected size (a hint: the writer grows past it as needed). */
+  constructor(capacity = 256) {
+    this.buf = storage(Math.max(1, capacity));
+  }
 
   get length(): number {
     return this.p;
@@ -93,7 +112,7 @@ export class ByteWriter {
     if (this.p + n <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < this.p + n) cap *= 2;
-    const nb = new Uint8Array(cap);
+    const nb = storage(cap);
     nb.set(this.buf.subarray(0, this.p));
     this.buf = nb;
   }
@@ -159,8 +178,11 @@ export class ByteWriter {
     return this;
   }
 
+  /** The octets written, in a Uint8Array of their own. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.p);
+    const out = new Uint8Array(this.p);
+    out.set(this.buf.subarray(0, this.p));
+    return out;
   }
 }
 

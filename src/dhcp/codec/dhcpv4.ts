@@ -257,14 +257,30 @@ export function decodeClientIdData(d: Uint8Array): Dhcp4ClientId {
 }
 
 export function encodeClientIdData(c: Dhcp4ClientId): Uint8Array {
-  const w = new ByteWriter();
+  // Built directly (no writer): every message's client key (v4.ts clientKey) and every
+  // reply (RFC 6842 echo) encodes one. Checks in the order the fields are written.
   if (c.kind === 'rfc4361') {
-    w.u8(CLIENT_ID_TYPE_RFC4361).u32(c.iaid).bytes(duidToBytes(c.duid));
-  } else {
-    if (c.type === CLIENT_ID_TYPE_RFC4361) throw new RangeError("client id type 255 is RFC 4361: use kind 'rfc4361'");
-    w.u8(c.type).bytes(c.id);
+    checkUint(c.iaid, 0xffffffff, 'u32');
+    const duid = duidToBytes(c.duid);
+    const out = new Uint8Array(5 + duid.length);
+    out[0] = CLIENT_ID_TYPE_RFC4361;
+    putU32(out, 1, c.iaid);
+    out.set(duid, 5);
+    return out;
   }
-  return w.finish();
+  if (c.type === CLIENT_ID_TYPE_RFC4361) throw new RangeError("client id type 255 is RFC 4361: use kind 'rfc4361'");
+  checkUint(c.type, 0xff, 'u8');
+  const out = new Uint8Array(1 + c.id.length);
+  out[0] = c.type;
+  out.set(c.id, 1);
+  return out;
+}
+
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
 }
 
 function decodeTyped(code: number, d: Uint8Array, o: Dhcp4Options): void {
@@ -379,6 +395,11 @@ export function decodeDhcp4Message(buf: Uint8Array): Dhcp4Message {
  * 2131 section 4.1). An empty value is one instance of length 0.
  */
 function writeSplit(w: ByteWriter, code: number, d: Uint8Array): void {
+  // The usual case, one instance: no subarray view to make.
+  if (d.length <= 255) {
+    w.u8(code).u8(d.length).bytes(d);
+    return;
+  }
   let at = 0;
   do {
     const n = Math.min(255, d.length - at);
@@ -387,19 +408,28 @@ function writeSplit(w: ByteWriter, code: number, d: Uint8Array): void {
   } while (at < d.length);
 }
 
-function fixed(b: Uint8Array, n: number, what: string): Uint8Array {
+/** A field of `n` octets: `b`, zero-padded (written in place, no padded copy). */
+function writeFixed(w: ByteWriter, b: Uint8Array, n: number, what: string): void {
   if (b.length > n) throw new RangeError(`${what}: ${b.length} octets, at most ${n}`);
-  const out = new Uint8Array(n);
-  out.set(b);
-  return out;
+  w.bytes(b).zeros(n - b.length);
 }
 
 function nonEmpty<T>(a: readonly T[] | string, what: string): void {
   if (a.length === 0) throw new RangeError(`${what}: minimum length is 1`);
 }
 
+// Option values built directly (a ByteWriter each was a visible cost per reply);
+// the same checks and messages as ByteWriter.u16 / u32.
 function u32(v: number): Uint8Array {
-  return new ByteWriter().u32(v).finish();
+  checkUint(v, 0xffffffff, 'u32');
+  const out = new Uint8Array(4);
+  putU32(out, 0, v);
+  return out;
+}
+
+function u16(v: number): Uint8Array {
+  checkUint(v, 0xffff, 'u16');
+  return Uint8Array.of(v >>> 8, v & 0xff);
 }
 
 /** Typed options as (code, value) pairs in the order they are written. */
@@ -439,7 +469,7 @@ function typedValues(o: Dhcp4Options): [number, Uint8Array][] {
     }
     out.push([56, b]);
   }
-  if (o.maxMessageSize !== undefined) out.push([57, new ByteWriter().u16(o.maxMessageSize).finish()]);
+  if (o.maxMessageSize !== undefined) out.push([57, u16(o.maxMessageSize)]);
   if (o.renewalTime !== undefined) out.push([58, u32(o.renewalTime)]);
   if (o.rebindingTime !== undefined) out.push([59, u32(o.rebindingTime)]);
   if (o.clientId !== undefined) out.push([61, encodeClientIdData(o.clientId)]);
@@ -448,15 +478,24 @@ function typedValues(o: Dhcp4Options): [number, Uint8Array][] {
 }
 
 /**
+ * A writer's first size for a message: 576 octets, the size every DHCP client accepts
+ * (RFC 2131 section 2), which a typical reply stays under, so it is written without
+ * growing the buffer.
+ */
+const DHCP4_ENCODE_CAPACITY = 576;
+
+/**
  * Encode a DHCPv4 message: header, magic cookie, options, End. All options go in the
  * 'options' field: this encoder never overloads 'sname'/'file' (RFC 2131 4.1 permits,
  * never requires it) and adds no padding after End.
  */
 export function encodeDhcp4Message(m: Dhcp4Message): Uint8Array {
-  const w = new ByteWriter();
+  const w = new ByteWriter(DHCP4_ENCODE_CAPACITY);
   w.u8(m.op).u8(m.htype).u8(m.hlen).u8(m.hops).u32(m.xid).u16(m.secs).u16(m.flags);
   w.bytes(ipv4ToBytes(m.ciaddr)).bytes(ipv4ToBytes(m.yiaddr)).bytes(ipv4ToBytes(m.siaddr)).bytes(ipv4ToBytes(m.giaddr));
-  w.bytes(fixed(m.chaddr, 16, 'chaddr')).bytes(fixed(m.sname, SNAME_LEN, 'sname')).bytes(fixed(m.file, FILE_LEN, 'file'));
+  writeFixed(w, m.chaddr, 16, 'chaddr');
+  writeFixed(w, m.sname, SNAME_LEN, 'sname');
+  writeFixed(w, m.file, FILE_LEN, 'file');
   w.bytes(DHCP_MAGIC_COOKIE);
   for (const [code, d] of typedValues(m.options)) writeSplit(w, code, d);
   const seen = new Set<number>();

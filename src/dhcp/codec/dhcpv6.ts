@@ -268,7 +268,9 @@ function writeMessage(w: ByteWriter, m: Dhcp6Message, depth: number): void {
 }
 
 export function encodeDhcp6Message(m: Dhcp6Message): Uint8Array {
-  const w = new ByteWriter();
+  // Room for a relayed DHCPv4-response (a DHCPv4 message in option 87, in one or two
+  // Relay-reply headers) without growing the buffer.
+  const w = new ByteWriter(1024);
   writeMessage(w, m, 0);
   if (w.length > MAX_MESSAGE_SIZE) throw new RangeError(`message of ${w.length} octets exceeds ${MAX_MESSAGE_SIZE}`);
   return w.finish();

@@ -35,7 +35,12 @@ function checkData(n: number): void {
 export function duidToBytes(d: Duid): Uint8Array {
   checkUint(d.type, 0xffff, 'DUID type');
   checkData(d.data.length);
-  return new ByteWriter().u16(d.type).bytes(d.data).finish();
+  // Built directly (no writer): every client key and every reply encodes one.
+  const out = new Uint8Array(2 + d.data.length);
+  out[0] = d.type >>> 8;
+  out[1] = d.type & 0xff;
+  out.set(d.data, 2);
+  return out;
 }
 
 /** Decode a whole buffer as a DUID (as carried in Client/Server Identifier options). */

@@ -8,6 +8,7 @@ import { allocate, bind, decline, dropRetired, release, withdrawOffers } from '.
 import { SqliteLeaseStore } from './sqlite.js';
 import type { LeaseTx } from './types.js';
 import type { WorkerReply, WorkerRequest } from './sqlite-worker.js';
+import { packAllocateResult, packBindResult, unpackHolder, unpackPlan } from './worker-wire.js';
 
 const port = parentPort!;
 const store = new SqliteLeaseStore((workerData as { path: string }).path, 'full');
@@ -16,12 +17,20 @@ const store = new SqliteLeaseStore((workerData as { path: string }).path, 'full'
 const WRITES = new Set(['allocate', 'bind', 'release', 'decline', 'withdraw', 'dropRetired', 'expire', 'setMeta']);
 
 function unit(r: WorkerRequest): (tx: LeaseTx) => Promise<unknown> {
-  const a = r.args as never[];
-  switch (r.op) {
-    case 'allocate':
-      return (tx) => allocate(tx, a[0], a[1], a[2], a[3]);
-    case 'bind':
-      return (tx) => bind(tx, a[0], a[1], a[2], a[3], a[4], a[5]);
+  const a = r[2] as never[];
+  switch (r[1]) {
+    // allocate and bind arrive packed, and their results leave packed (worker-wire.ts).
+    case 'allocate': {
+      const h = unpackHolder(a[0]);
+      const plan = unpackPlan(a[1]);
+      return async (tx) => packAllocateResult(await allocate(tx, h, plan, a[2], a[3]));
+    }
+    case 'bind': {
+      const h = unpackHolder(a[0]);
+      const p = a[1] as [number, number | null] | null;
+      const slot = p === null ? undefined : { ipv4: p[0], psid: p[1] };
+      return async (tx) => packBindResult(await bind(tx, h, slot, a[2], a[3], a[4], a[5]));
+    }
     case 'release':
       return (tx) => release(tx, a[0], a[1], a[2], a[3]);
     case 'decline':
@@ -31,13 +40,13 @@ function unit(r: WorkerRequest): (tx: LeaseTx) => Promise<unknown> {
     case 'dropRetired':
       return (tx) => dropRetired(tx, a[0], (a[1] as number | null) ?? undefined, a[2]);
     default:
-      throw new Error(`not a write: ${r.op}`);
+      throw new Error(`not a write: ${r[1]}`);
   }
 }
 
 async function read(r: WorkerRequest): Promise<unknown> {
-  const a = r.args as never[];
-  switch (r.op) {
+  const a = r[2] as never[];
+  switch (r[1]) {
     case 'init':
       return store.init(a[0]);
     case 'active':
@@ -49,45 +58,46 @@ async function read(r: WorkerRequest): Promise<unknown> {
     case 'close':
       return store.close();
     default:
-      throw new Error(`unknown op ${r.op}`);
+      throw new Error(`unknown op ${r[1]}`);
   }
 }
 
 async function handle(reqs: WorkerRequest[]): Promise<WorkerReply[]> {
   const out: WorkerReply[] = [];
+  const failed = (r: WorkerRequest, e: unknown): WorkerReply => [r[0], false, e instanceof Error ? e.message : String(e)];
   let i = 0;
   while (i < reqs.length) {
-    if (!WRITES.has(reqs[i].op)) {
+    if (!WRITES.has(reqs[i][1])) {
       const r = reqs[i++];
       try {
-        out.push({ id: r.id, ok: true, value: await read(r) });
+        out.push([r[0], true, await read(r)]);
       } catch (e) {
-        out.push({ id: r.id, ok: false, error: e instanceof Error ? e.message : String(e) });
+        out.push(failed(r, e));
       }
       continue;
     }
     let j = i;
-    while (j < reqs.length && WRITES.has(reqs[j].op)) j++;
+    while (j < reqs.length && WRITES.has(reqs[j][1])) j++;
     const run = reqs.slice(i, j);
     i = j;
     // expire and setMeta have their own transactions in the store; the rest share one.
-    const special = run.filter((r) => r.op === 'expire' || r.op === 'setMeta');
-    const ops = run.filter((r) => r.op !== 'expire' && r.op !== 'setMeta');
+    const special = run.filter((r) => r[1] === 'expire' || r[1] === 'setMeta');
+    const ops = run.filter((r) => r[1] !== 'expire' && r[1] !== 'setMeta');
     if (ops.length > 0) {
       try {
         const values = await store.transaction(ops.map(unit));
-        ops.forEach((r, k) => out.push({ id: r.id, ok: true, value: values[k] }));
+        ops.forEach((r, k) => out.push([r[0], true, values[k]]));
       } catch (e) {
-        for (const r of ops) out.push({ id: r.id, ok: false, error: e instanceof Error ? e.message : String(e) });
+        for (const r of ops) out.push(failed(r, e));
       }
     }
     for (const r of special) {
       try {
-        const a = r.args as never[];
-        const value = r.op === 'expire' ? await store.expire(a[0], a[1]) : await store.setMeta(a[0], a[1]);
-        out.push({ id: r.id, ok: true, value });
+        const a = r[2] as never[];
+        const value = r[1] === 'expire' ? await store.expire(a[0], a[1]) : await store.setMeta(a[0], a[1]);
+        out.push([r[0], true, value]);
       } catch (e) {
-        out.push({ id: r.id, ok: false, error: e instanceof Error ? e.message : String(e) });
+        out.push(failed(r, e));
       }
     }
   }

@@ -7,20 +7,20 @@
 // message, and the worker folds every message waiting for it into one transaction
 // (synchronous=FULL: the COMMIT returns after the WAL is fsynced), so the group
 // commit happens there. A result — and so a reply — comes back only after its COMMIT.
+// allocate and bind, and their results, cross packed (worker-wire.ts).
 import { Worker } from 'node:worker_threads';
 import type { AllocationPlan } from '../allocator.js';
 import type { LeaseService, Slot } from '../lease-service.js';
 import type { AllocateResult, BindResult, Holder, RequestKind } from '../leases.js';
 import type { GroupCommitStats } from './group-commit.js';
 import type { LeaseRow, LeaseStore, PoolSlots } from './types.js';
+import { packHolder, packPlan, unpackAllocateResult, unpackBindResult, type PackedAllocateResult, type PackedBindResult } from './worker-wire.js';
 
-export interface WorkerRequest {
-  id: number;
-  op: string;
-  args: unknown[];
-}
+/** [id, op, args]: arrays, not objects (worker-wire.ts: cheaper to clone). */
+export type WorkerRequest = [id: number, op: string, args: unknown[]];
 
-export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+/** [id, true, value] or [id, false, error message]. */
+export type WorkerReply = [id: number, ok: true, value: unknown] | [id: number, ok: false, error: string];
 
 export class SqliteWorkerStore implements LeaseStore, LeaseService {
   readonly kind = 'sqlite' as const;
@@ -29,7 +29,7 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
   private nextId = 1;
   private outbox: WorkerRequest[] = [];
   private scheduled = false;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; unpack?: (v: never) => unknown }>();
   private dead: Error | undefined;
   private closed = false;
 
@@ -40,13 +40,13 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
       this.stats.units += replies.length;
       if (replies.length > this.stats.largestBatch) this.stats.largestBatch = replies.length;
       for (const r of replies) {
-        const p = this.pending.get(r.id);
+        const p = this.pending.get(r[0]);
         if (p === undefined) continue;
-        this.pending.delete(r.id);
-        if (r.ok) p.resolve(r.value);
+        this.pending.delete(r[0]);
+        if (r[1]) p.resolve(p.unpack === undefined ? r[2] : p.unpack(r[2] as never));
         else {
           this.stats.failedTransactions++;
-          p.reject(new Error(r.error));
+          p.reject(new Error(r[2]));
         }
       }
     });
@@ -60,11 +60,16 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
   }
 
   private call<T>(op: string, ...args: unknown[]): Promise<T> {
+    return this.callPacked(op, args);
+  }
+
+  /** `unpack` turns the worker's packed result into the caller's value (worker-wire.ts). */
+  private callPacked<T>(op: string, args: unknown[], unpack?: (v: never) => T): Promise<T> {
     if (this.dead !== undefined) return Promise.reject(this.dead);
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.outbox.push({ id, op, args });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, unpack });
+      this.outbox.push([id, op, args]);
       if (!this.scheduled) {
         this.scheduled = true;
         // One message per event-loop turn: everything the datagrams of this turn asked for.
@@ -109,10 +114,11 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
 
   // ---- LeaseService
   allocate(h: Holder, plan: AllocationPlan, now: number, offerUntil: number): Promise<AllocateResult> {
-    return this.call('allocate', h, plan, now, offerUntil);
+    return this.callPacked('allocate', [packHolder(h), packPlan(plan), now, offerUntil], (v: PackedAllocateResult) => unpackAllocateResult(v));
   }
   bind(h: Holder, slot: Slot, eligible: readonly string[], kind: RequestKind, now: number, leaseUntil: number): Promise<BindResult> {
-    return this.call('bind', h, slot, eligible, kind, now, leaseUntil);
+    const packedSlot = slot === undefined ? null : [slot.ipv4, slot.psid];
+    return this.callPacked('bind', [packHolder(h), packedSlot, eligible, kind, now, leaseUntil], (v: PackedBindResult) => unpackBindResult(v));
   }
   release(client: string, slot: Slot, eligible: readonly string[], now: number): Promise<LeaseRow | null> {
     return this.call('release', client, slot, eligible, now);
