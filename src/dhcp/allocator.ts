@@ -170,15 +170,22 @@ export function planAllocation(
 
 /** Text form of an IPv6 prefix key ("2001:db8:1::/56" style, hex, no compression needed). */
 function prefixKey(addr: Uint8Array, len: number): string {
-  const b = addr.slice(0, 16);
-  for (let i = 0; i < 16; i++) {
-    const keep = len - i * 8;
-    if (keep >= 8) continue;
-    b[i] = keep <= 0 ? 0 : b[i] & (0xff << (8 - keep)) & 0xff;
-  }
   let s = '';
-  for (let i = 0; i < 16; i += 2) s += (i ? ':' : '') + ((b[i] << 8) | b[i + 1]).toString(16);
+  for (let i = 0; i < 16; i += 2) s += (i ? ':' : '') + ((maskedOctet(addr, i, len) << 8) | maskedOctet(addr, i + 1, len)).toString(16);
   return `${s}/${len}`;
+}
+
+/** Octet `i` of `addr` with the bits after the first `len` of the address cleared (no masked copy: every DHCPv4 message builds a key). */
+function maskedOctet(addr: Uint8Array, i: number, len: number): number {
+  const keep = len - i * 8;
+  const b = i < addr.length ? addr[i] : 0;
+  if (keep >= 8) return b;
+  return keep <= 0 ? 0 : b & (0xff << (8 - keep)) & 0xff;
+}
+
+function allZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
 }
 
 /**
@@ -188,6 +195,6 @@ function prefixKey(addr: Uint8Array, len: number): string {
  * back to the client's address.
  */
 export function siteOf(clientAddress: Uint8Array, linkAddress: Uint8Array | undefined, sitePrefixLength: number): string {
-  if (linkAddress !== undefined && linkAddress.some((b) => b !== 0)) return `link ${prefixKey(linkAddress, 128)}`;
+  if (linkAddress !== undefined && !allZero(linkAddress)) return `link ${prefixKey(linkAddress, 128)}`;
   return `src ${prefixKey(clientAddress, sitePrefixLength)}`;
 }

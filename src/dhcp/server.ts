@@ -57,6 +57,12 @@ import {
   isUnicast,
   unwrapRelays,
   DuidType,
+  DHCP4O6_FLAG_UNICAST,
+  EncodeLimitError,
+  relayAt,
+  scanDhcp4Query,
+  writeDhcp4Response,
+  type Dhcp4QueryFrame,
   type Dhcp6ClientServerMessage,
   type Duid,
 } from './codec/index.js';
@@ -117,6 +123,13 @@ function v6bytes(text: string): Uint8Array {
     v6cache.set(text, b);
   }
   return b;
+}
+
+/** 16 octets of `b` from `at`, in an array of their own (a Buffer's slice() would be a view of the datagram). */
+function copy16(b: Uint8Array, at: number): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = b[at + i];
+  return out;
 }
 
 /** RFC 8415 section 7.1: All_DHCP_Relay_Agents_and_Servers. */
@@ -337,11 +350,11 @@ export class Dhcp4o6Server {
     for (const e of endpoints) {
       const { host, port } = parseEndpoint(e);
       const sock = dgram.createSocket({ type: 'udp6', ipv6Only: true, reuseAddr: false });
+      // One send callback per socket, not a closure per reply.
+      const sent = (err: Error | null) => this.counters.inc(err ? 'tx-error' : 'tx');
       sock.on('message', (msg, rinfo) => {
         void this.handleDatagram(msg, rinfo).then((reply) => {
-          if (reply !== null && !this.stopped) {
-            sock.send(reply, rinfo.port, rinfo.address, (err) => this.counters.inc(err ? 'tx-error' : 'tx'));
-          }
+          if (reply !== null && !this.stopped) sock.send(reply, rinfo.port, rinfo.address, sent);
         });
       });
       sock.on('error', (err) => this.log(`socket ${e}: ${err.message}`));
@@ -400,6 +413,11 @@ export class Dhcp4o6Server {
     const c = this.counters;
     c.inc('rx');
     try {
+      // The hot message, a (relayed) DHCPv4-query, by offsets into the datagram; any
+      // other message, or one the scan does not vouch for, the generic way below
+      // (codec/fast4o6.ts: which drops and counts it by reason as before).
+      const f = scanDhcp4Query(buf);
+      if (f !== null) return await this.fastQuery(g, buf, f, from);
       let msg;
       try {
         msg = decodeDhcp6Message(buf);
@@ -445,6 +463,48 @@ export class Dhcp4o6Server {
   private drop(reason: string): null {
     this.counters.inc(`drop-${reason}`);
     return null;
+  }
+
+  /**
+   * handle() and query() for a DHCPv4-query found by scanDhcp4Query: the same checks,
+   * counters and drops in the same order, the DHCPv4 message decoded from a view of the
+   * datagram (decodeDhcp4Message copies what it keeps) and the reply written in one
+   * piece (writeDhcp4Response). Errors other than those caught here go to handle()'s
+   * catch, as query()'s do.
+   */
+  private async fastQuery(g: Generation, buf: Uint8Array, f: Dhcp4QueryFrame, from: Source): Promise<Uint8Array | null> {
+    const k = f.depth;
+    let clientAddress: Uint8Array;
+    let linkAddress: Uint8Array | undefined;
+    if (k > 0) {
+      // See handle(): RFC 8415 section 19.1.1, HOP_COUNT_LIMIT.
+      if (k > HOP_COUNT_LIMIT + 1 || buf[relayAt(f, 0) + 1] > HOP_COUNT_LIMIT) return this.drop('v6-relay-hop-limit');
+      this.counters.inc('rx-relayed');
+      // The innermost relay's peer- and link-address (RFC 8415 section 9.1), copies of their own.
+      const r = relayAt(f, k - 1);
+      linkAddress = copy16(buf, r + 2);
+      clientAddress = copy16(buf, r + 18);
+    } else {
+      clientAddress = v6bytes(from.address.split('%')[0]);
+    }
+    const v4 = decodeDhcp4Message(buf.subarray(f.v4At, f.v4At + f.v4Len));
+    this.counters.inc('rx-dhcpv4-query');
+    let answer;
+    try {
+      answer = await g.v4.handle(v4, { unicast: (f.flags & DHCP4O6_FLAG_UNICAST) !== 0, clientAddress, linkAddress });
+    } catch (e) {
+      this.log(`lease store: ${e instanceof Error ? e.message : String(e)}`);
+      return this.drop('store-error');
+    }
+    if (answer === null) return null;
+    try {
+      return writeDhcp4Response(buf, f, answer);
+    } catch (e) {
+      // Only the DHCPv6 framing's limits are an encode-error (handle()); a DHCPv4 answer
+      // that cannot be encoded goes on to handle()'s catch, as from query().
+      if (e instanceof EncodeLimitError) return this.drop('encode-error');
+      throw e;
+    }
   }
 
   private async query(g: Generation, inner: Dhcp6ClientServerMessage, clientAddress: Uint8Array, linkAddress: Uint8Array | undefined): Promise<Dhcp6ClientServerMessage | null> {

@@ -3,18 +3,18 @@
 //
 // Replies are built only after the lease change they report has committed; the
 // data plane's binding is updated (BindingSink) before the reply leaves.
-import { ipv4FromBytes, toHex } from './codec/index.js';
+import { ipv4FromBytes, ipv4ToU32, toHex } from './codec/index.js';
 import {
   BOOTREPLY,
   BOOTREQUEST,
   Dhcp4MessageType as T,
   Dhcp4OptionCode,
-  emptyDhcp4Message,
-  encodeClientIdData,
+  writeClientIdData,
+  ByteWriter,
   type Dhcp4Message,
   type PortParams,
 } from './codec/index.js';
-import { formatIPv4, parseIPv4 } from '../map/ip.js';
+import { parseIPv4 } from '../map/ip.js';
 import { eligiblePools, planAllocation, siteOf, slotOf, type Dhcp4o6Config, type Pool } from './allocator.js';
 import { bindingAddress, bindingOf, type BindingRule, type BindingSink } from './bindings.js';
 import type { Counters } from './counters.js';
@@ -65,13 +65,28 @@ export interface V4Options {
  * the hardware type and chaddr.
  */
 export function clientKey(m: Dhcp4Message): string {
-  if (m.options.clientId !== undefined) return 'id:' + toHex(encodeClientIdData(m.options.clientId));
+  // The hex of encodeClientIdData's octets, written in a scratch writer (no array per message).
+  if (m.options.clientId !== undefined) {
+    keyScratch.reset();
+    writeClientIdData(keyScratch, m.options.clientId);
+    return 'id:' + toHex(keyScratch.view());
+  }
   return `hw:${m.htype.toString(16)}:` + toHex(m.chaddr.subarray(0, Math.min(16, m.hlen)));
 }
+
+const keyScratch = new ByteWriter(256);
+
+/** The replies' sname and file (see base()): shared, as an array of no octets has nothing to change. */
+const NO_OCTETS = new Uint8Array(0);
 
 export class Dhcp4Service {
   private readonly serverId: string;
   private readonly now: () => number;
+  /** pools(): eligiblePools for a client that asked for OPTION_V4_PORTPARAMS, and for one that did not. */
+  private eligibleWith: Pool[] | 'discard' | undefined;
+  private eligibleWithout: Pool[] | 'discard' | undefined;
+  /** The names of an eligible list (request: bind's eligible pools), by list. */
+  private readonly names = new Map<readonly Pool[], readonly string[]>();
 
   constructor(private readonly o: V4Options) {
     this.serverId = o.dhcp['server-id'];
@@ -85,7 +100,7 @@ export class Dhcp4Service {
     if (req.hlen > 16) return this.drop('v4-bad-hlen');
     const type = req.options.messageType;
     if (type === undefined) return this.drop('v4-no-message-type');
-    c.inc(`v4-rx-${typeName(type)}`);
+    c.inc(rxName(type));
     switch (type) {
       case T.DISCOVER:
         return this.discover(req, ctx);
@@ -125,9 +140,26 @@ export class Dhcp4Service {
     };
   }
 
+  private namesOf(pools: readonly Pool[]): readonly string[] {
+    let n = this.names.get(pools);
+    if (n === undefined) {
+      n = Object.freeze(pools.map((p) => p.name));
+      this.names.set(pools, n);
+    }
+    return n;
+  }
+
   /** The pools for this client, or null after counting a discard (RFC 7618 section 8.1). */
   private pools(req: Dhcp4Message): Pool[] | null {
-    const e = eligiblePools(this.o.pools, this.wantsPortParams(req));
+    // A service's pools never change (a reload makes a new service): the two possible
+    // answers are computed once, not filtered twice per message.
+    const want = this.wantsPortParams(req);
+    let e = want ? this.eligibleWith : this.eligibleWithout;
+    if (e === undefined) {
+      e = eligiblePools(this.o.pools, want);
+      if (want) this.eligibleWith = e;
+      else this.eligibleWithout = e;
+    }
     if (e === 'discard') {
       this.o.counters.inc('drop-v4-no-portparams-request-shared-only');
       return null;
@@ -143,7 +175,7 @@ export class Dhcp4Service {
     const now = this.now();
     const r = await this.o.leases.allocate(h, plan, now, now + this.o.dhcp['offer-time'] * 1000);
     if (!r.ok) return this.drop(`v4-${r.why}`);
-    this.o.counters.inc(`v4-offer-${r.how}`);
+    this.o.counters.inc(named('v4-offer-', r.how));
     return this.lease(req, T.OFFER, r.row);
   }
 
@@ -165,19 +197,20 @@ export class Dhcp4Service {
     } else {
       return this.drop('v4-request-without-address');
     }
-    this.o.counters.inc(`v4-request-${kind}`);
+    this.o.counters.inc(named('v4-request-', kind));
     const pools = this.pools(req);
     if (pools === null) return null;
     const h = this.holder(req, ctx);
     const now = this.now();
-    const names = pools.map((p) => p.name);
+    const names = this.namesOf(pools);
     if (kind === 'selecting' && o.serverId !== this.serverId) {
       // RFC 2131 4.3.2: the client chose another server's offer; ours is free again.
       await this.o.leases.withdrawOffers(h.client, names, now);
       return this.drop('v4-request-for-other-server');
     }
     if (address === undefined) return this.drop('v4-request-without-address');
-    const slot = bare(slotOf(pools, address, o.portParams));
+    // The address is a decoder's dotted quad (or ciaddr's): parsed here without ipaddr.js.
+    const slot = bare(slotOf(pools, ipv4ToU32(address), o.portParams));
     const until = now + this.o.dhcp['lease-time'] * 1000;
     const r = await this.o.leases.bind(h, slot, names, kind, now, until);
     if (r.kind !== 'ack' && (r.why === 'no-record' || r.why === 'not-our-address') && (await this.endRetired(h.client, address, now)) > 0) {
@@ -202,7 +235,8 @@ export class Dhcp4Service {
     // 4.4.1), so a lease of it that a reload left outside the pools ends now rather than
     // at its expiry (Kea's allocation engine likewise removes a client's previous lease
     // when it grants it another address: ALLOC_ENGINE_V4_REQUEST_REMOVE_LEASE).
-    if (kind === 'selecting') await this.endRetired(h.client, undefined, now);
+    // (Checked here first: the call is an async function, a promise per ACK, for nothing when none is held.)
+    if (kind === 'selecting' && (this.o.retired?.held ?? 0) > 0) await this.endRetired(h.client, undefined, now);
     this.o.counters.inc('v4-ack');
     return this.lease(req, T.ACK, r.row);
   }
@@ -277,16 +311,27 @@ export class Dhcp4Service {
   }
 
   private base(req: Dhcp4Message, type: number): Dhcp4Message {
-    const m = emptyDhcp4Message(BOOTREPLY);
-    // RFC 2131 section 4.3.1, Table 3: htype, hlen, xid, flags, giaddr, chaddr from the client.
-    m.htype = req.htype;
-    m.hlen = req.hlen;
-    m.xid = req.xid;
-    m.flags = req.flags;
-    m.giaddr = req.giaddr;
-    m.chaddr = req.chaddr;
-    m.options.messageType = type;
-    m.options.serverId = this.serverId;
+    // RFC 2131 section 4.3.1, Table 3: htype, hlen, xid, flags, giaddr, chaddr from the
+    // client, the rest zero. Built as one literal (emptyDhcp4Message's three zeroed
+    // arrays, one of them off the JS heap, were garbage at once): sname and file are
+    // empty arrays, which the encoder zero-pads to their 64 and 128 octets.
+    const m: Dhcp4Message = {
+      op: BOOTREPLY,
+      htype: req.htype,
+      hlen: req.hlen,
+      hops: 0,
+      xid: req.xid,
+      secs: 0,
+      flags: req.flags,
+      ciaddr: '0.0.0.0',
+      yiaddr: '0.0.0.0',
+      siaddr: '0.0.0.0',
+      giaddr: req.giaddr,
+      chaddr: req.chaddr,
+      sname: NO_OCTETS,
+      file: NO_OCTETS,
+      options: { raw: [], messageType: type, serverId: this.serverId },
+    };
     // RFC 6842: a server MUST echo the client identifier.
     if (req.options.clientId !== undefined) m.options.clientId = req.options.clientId;
     return m;
@@ -294,7 +339,7 @@ export class Dhcp4Service {
 
   private lease(req: Dhcp4Message, type: number, row: LeaseRow): Dhcp4Message {
     const m = this.base(req, type);
-    m.yiaddr = formatIPv4(row.ipv4 >>> 0);
+    m.yiaddr = ipv4Text(row.ipv4 >>> 0);
     if (type === T.ACK && req.ciaddr !== '0.0.0.0') m.ciaddr = req.ciaddr;
     const t = this.o.dhcp['lease-time'];
     m.options.leaseTime = t;
@@ -336,5 +381,35 @@ function prefixMask(pool: Pool | undefined): string {
 const TYPE_NAMES = new Map<number, string>(Object.entries(T).map(([k, v]) => [v, k.toLowerCase()]));
 function typeName(t: number): string {
   return TYPE_NAMES.get(t) ?? `type-${t}`;
+}
+
+// Counter names, built once: a name made per message (a template string) is a new
+// string to allocate, and to hash again at every Map look-up in Counters.
+const RX_NAMES = new Map<number, string>();
+function rxName(t: number): string {
+  let n = RX_NAMES.get(t);
+  if (n === undefined) {
+    n = `v4-rx-${typeName(t)}`;
+    if (RX_NAMES.size < 256) RX_NAMES.set(t, n); // a message type is one octet
+  }
+  return n;
+}
+
+const NAMES = new Map<string, Map<string, string>>();
+/** prefix + suffix, memoised (the suffixes are a few fixed words: how, kind). */
+function named(prefix: string, suffix: string): string {
+  let m = NAMES.get(prefix);
+  if (m === undefined) NAMES.set(prefix, (m = new Map()));
+  let n = m.get(suffix);
+  if (n === undefined) {
+    n = prefix + suffix;
+    if (m.size < 64) m.set(suffix, n);
+  }
+  return n;
+}
+
+/** Dotted quad of a 32-bit address (map/ip.ts formatIPv4 without its array and join). */
+function ipv4Text(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
 }
 

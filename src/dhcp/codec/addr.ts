@@ -13,9 +13,15 @@ import ipaddr from 'ipaddr.js';
  * was a visible share of the server's time under load.
  */
 export function ipv4ToBytes(text: string): Uint8Array {
-  const out = new Uint8Array(4);
+  const v = ipv4ToU32(text);
+  return Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+}
+
+/** ipv4ToBytes as a 32-bit unsigned number (the DHCPv4 encoder writes it without an array). */
+export function ipv4ToU32(text: string): number {
   const n = text.length;
   let i = 0;
+  let out = 0;
   for (let part = 0; part < 4; part++) {
     if (part > 0) {
       if (i >= n || text.charCodeAt(i) !== 0x2e /* . */) throw new RangeError(`not an IPv4 address: ${text}`);
@@ -31,13 +37,15 @@ export function ipv4ToBytes(text: string): Uint8Array {
     }
     const len = i - start;
     if (len === 0 || len > 3 || (len > 1 && text.charCodeAt(start) === 0x30) || v > 255) throw new RangeError(`not an IPv4 address: ${text}`);
-    out[part] = v;
+    out = out * 256 + v;
   }
   if (i !== n) throw new RangeError(`not an IPv4 address: ${text}`);
   return out;
 }
 
 export function ipv4FromBytes(b: Uint8Array, at = 0): string {
+  // 0.0.0.0, most of the four addresses of every DHCPv4 header: one string, not a new one each time.
+  if ((b[at] | b[at + 1] | b[at + 2] | b[at + 3]) === 0 && b.length - at >= 4) return '0.0.0.0';
   return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 }
 

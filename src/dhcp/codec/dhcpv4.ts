@@ -11,8 +11,8 @@
  * Options not interpreted here are kept raw (concatenated) in `raw`.
  */
 import { ByteReader, ByteWriter, checkUint } from './bytes.js';
-import { ipv4FromBytes, ipv4ToBytes } from './addr.js';
-import { type Duid, duidFromBytes, duidToBytes } from './duid.js';
+import { ipv4FromBytes, ipv4ToBytes, ipv4ToU32 } from './addr.js';
+import { type Duid, checkDuid, duidFromBytesAt, duidToBytes } from './duid.js';
 import { DhcpDecodeError } from './errors.js';
 import { MAX_MESSAGE_SIZE, MAX_OPTIONS } from './limits.js';
 import { type PortParams, decodePortParamsBody, encodePortParamsBody, PORT_PARAMS_LENGTH } from './portparams.js';
@@ -171,11 +171,20 @@ export function emptyDhcp4Message(op: number): Dhcp4Message {
 /** Codes with a typed field; everything else (but 0, 52, 255) goes to `raw`. */
 const TYPED_CODES: ReadonlySet<number> = new Set([1, 3, 6, 50, 51, 53, 54, 55, 56, 57, 58, 59, 61, 159]);
 
-interface Collected {
-  /** code -> value chunks, in order of first appearance (Map keeps insertion order). */
-  chunks: Map<number, Uint8Array[]>;
-  count: number;
-}
+/**
+ * Every option instance met while decoding one message — code, offset of its value,
+ * length — in the order met (options, then file, then sname: RFC 2131 section 4.1).
+ * Values are read where they lie and copied only when kept as octets: a Map of chunk
+ * arrays and a copy per option value, per message, were a visible share of the
+ * server's allocation. Module-level and reused: a decode runs start to end without
+ * yielding, and at most MAX_OPTIONS instances are met before 'too-many-options'.
+ */
+const scanCode = new Int32Array(MAX_OPTIONS);
+const scanAt = new Int32Array(MAX_OPTIONS);
+const scanLen = new Int32Array(MAX_OPTIONS);
+/** Instances recorded, and instances counted against MAX_OPTIONS (an overload option in file/sname counts, unrecorded). */
+let scanN = 0;
+let scanCount = 0;
 
 /**
  * Scan one options area (RFC 2132 section 2: code, len, data; pad and end are one
@@ -183,77 +192,124 @@ interface Collected {
  * option crossing the end of its area is 'truncated' (RFC 2131 4.1: "Any individual
  * option ... MUST be entirely contained in that field").
  */
-function scanArea(buf: Uint8Array, start: number, end: number, acc: Collected, skip52: boolean): void {
-  const r = new ByteReader(buf, start, end);
-  while (r.remaining > 0) {
-    const code = r.u8('option code');
+function scanArea(buf: Uint8Array, start: number, end: number, skip52: boolean): void {
+  let p = start;
+  while (p < end) {
+    const code = buf[p++];
     if (code === Dhcp4OptionCode.PAD) continue; // 3.1: one octet, no length
     if (code === Dhcp4OptionCode.END) return; // 3.2: end of valid information
-    if (++acc.count > MAX_OPTIONS) throw new DhcpDecodeError('too-many-options', `more than ${MAX_OPTIONS} options`);
-    const len = r.u8(`option ${code} length`);
-    const data = r.bytes(len, `option ${code} data`);
+    if (++scanCount > MAX_OPTIONS) throw new DhcpDecodeError('too-many-options', `more than ${MAX_OPTIONS} options`);
+    if (p >= end) throw new DhcpDecodeError('truncated', `option ${code} length: need 1 octets, have 0`);
+    const len = buf[p++];
+    if (len > end - p) throw new DhcpDecodeError('truncated', `option ${code} data: need ${len} octets, have ${end - p}`);
     // RFC 2131 4.1: the overload option "MUST appear in the 'options' field"; one in
     // 'file' or 'sname' is not interpreted.
-    if (skip52 && code === Dhcp4OptionCode.OVERLOAD) continue;
-    const list = acc.chunks.get(code);
-    if (list === undefined) acc.chunks.set(code, [data]);
-    else list.push(data);
+    if (!(skip52 && code === Dhcp4OptionCode.OVERLOAD)) {
+      scanCode[scanN] = code;
+      scanAt[scanN] = p;
+      scanLen[scanN] = len;
+      scanN++;
+    }
+    p += len;
   }
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  let n = 0;
-  for (const c of chunks) n += c.length;
+/** `n` octets of `src` from `at`, in a Uint8Array of their own (also when `src` is a Buffer, whose slice() is a view). */
+function copyOf(src: Uint8Array, at: number, n: number): Uint8Array {
   const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
+  for (let i = 0; i < n; i++) out[i] = src[at + i];
   return out;
+}
+
+/**
+ * The value of the option recorded at index `i`: RFC 2131 section 4.1 / RFC 3396, every
+ * instance of its code concatenated in the order met (later instances are marked done,
+ * code -1). One instance — the usual case — is read in place: [buf, at, len].
+ */
+interface Value {
+  src: Uint8Array;
+  at: number;
+  len: number;
+}
+
+/** The one Value decoding uses (reset by each valueAt; a decode does not yield). */
+const value0 = new Uint8Array(0);
+const value: Value = { src: value0, at: 0, len: 0 };
+
+function valueAt(buf: Uint8Array, i: number, v: Value): void {
+  const code = scanCode[i];
+  let total = scanLen[i];
+  let more = false;
+  for (let j = i + 1; j < scanN; j++) {
+    if (scanCode[j] === code) {
+      more = true;
+      total += scanLen[j];
+    }
+  }
+  if (!more) {
+    v.src = buf;
+    v.at = scanAt[i];
+    v.len = total;
+    return;
+  }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (let j = i; j < scanN; j++) {
+    if (j > i && scanCode[j] !== code) continue;
+    for (let k = 0; k < scanLen[j]; k++) out[o++] = buf[scanAt[j] + k];
+    if (j > i) scanCode[j] = -1;
+  }
+  v.src = out;
+  v.at = 0;
+  v.len = total;
 }
 
 function badLen(code: number, len: number, rule: string): DhcpDecodeError {
   return new DhcpDecodeError('bad-option-length', `option ${code} length ${len}, ${rule}`);
 }
 
-function exactly(code: number, d: Uint8Array, n: number): ByteReader {
-  if (d.length !== n) throw badLen(code, d.length, `must be ${n}`);
-  return new ByteReader(d);
+function exactly(code: number, len: number, n: number): void {
+  if (len !== n) throw badLen(code, len, `must be ${n}`);
 }
 
-function addressList(code: number, d: Uint8Array): string[] {
+function u32At(d: Uint8Array, at: number): number {
+  return d[at] * 0x1000000 + ((d[at + 1] << 16) | (d[at + 2] << 8) | d[at + 3]);
+}
+
+function addressList(code: number, d: Uint8Array, at: number, len: number): string[] {
   // 3.5, 3.8: "minimum length ... 4 octets, and the length MUST always be a multiple of 4".
-  if (d.length < 4 || d.length % 4 !== 0) throw badLen(code, d.length, 'must be a non-zero multiple of 4');
+  if (len < 4 || len % 4 !== 0) throw badLen(code, len, 'must be a non-zero multiple of 4');
   const out: string[] = [];
-  for (let i = 0; i < d.length; i += 4) out.push(ipv4FromBytes(d, i));
+  for (let i = 0; i < len; i += 4) out.push(ipv4FromBytes(d, at + i));
   return out;
 }
 
-function atLeastOne(code: number, d: Uint8Array): Uint8Array {
-  if (d.length < 1) throw badLen(code, 0, 'minimum is 1');
-  return d;
+function atLeastOne(code: number, len: number): void {
+  if (len < 1) throw badLen(code, 0, 'minimum is 1');
 }
 
-function latin1(d: Uint8Array): string {
+function latin1(d: Uint8Array, at: number, len: number): string {
   let s = '';
-  for (let i = 0; i < d.length; i++) s += String.fromCharCode(d[i]);
+  for (let i = 0; i < len; i++) s += String.fromCharCode(d[at + i]);
   return s;
 }
 
 /** Option 61 value (RFC 2132 9.14 type + identifier; RFC 4361 6.1 type 255 + IAID + DUID). */
 export function decodeClientIdData(d: Uint8Array): Dhcp4ClientId {
-  if (d.length < 1) throw badLen(61, 0, 'no type octet');
-  const r = new ByteReader(d);
-  const type = r.u8();
-  if (type !== CLIENT_ID_TYPE_RFC4361) return { kind: 'other', type, id: r.rest() };
+  return clientIdAt(d, 0, d.length);
+}
+
+/** decodeClientIdData of the `len` octets of `d` from `at`, read in place (the arrays in it are copies). */
+function clientIdAt(d: Uint8Array, at: number, len: number): Dhcp4ClientId {
+  if (len < 1) throw badLen(61, 0, 'no type octet');
+  const type = d[at];
+  if (type !== CLIENT_ID_TYPE_RFC4361) return { kind: 'other', type, id: copyOf(d, at + 1, len - 1) };
   // RFC 4361 6.1: "The type field is immediately followed by the IAID, which is an
   // opaque 32-bit quantity. The IAID is immediately followed by the DUID, which
   // consumes the remaining contents" (a DUID is 3..130 octets, RFC 8415 11.1).
-  if (d.length < 5) throw badLen(61, d.length, 'type 255 needs a 4-octet IAID and a DUID');
-  const iaid = r.u32();
-  return { kind: 'rfc4361', iaid, duid: duidFromBytes(r.rest()) };
+  if (len < 5) throw badLen(61, len, 'type 255 needs a 4-octet IAID and a DUID');
+  const iaid = u32At(d, at + 1);
+  return { kind: 'rfc4361', iaid, duid: duidFromBytesAt(d, at + 5, len - 5) };
 }
 
 export function encodeClientIdData(c: Dhcp4ClientId): Uint8Array {
@@ -276,6 +332,28 @@ export function encodeClientIdData(c: Dhcp4ClientId): Uint8Array {
   return out;
 }
 
+/**
+ * encodeClientIdData written at the end of `w`: the same checks in the same order, no
+ * array of its own (every reply echoes the client identifier, RFC 6842, and the server
+ * builds every client's key from it, v4.ts clientKey).
+ */
+export function writeClientIdData(w: ByteWriter, c: Dhcp4ClientId): void {
+  if (c.kind === 'rfc4361') {
+    checkUint(c.iaid, 0xffffffff, 'u32');
+    checkDuid(c.duid);
+    w.u8(CLIENT_ID_TYPE_RFC4361).u32(c.iaid).u16(c.duid.type).bytes(c.duid.data);
+    return;
+  }
+  if (c.type === CLIENT_ID_TYPE_RFC4361) throw new RangeError("client id type 255 is RFC 4361: use kind 'rfc4361'");
+  checkUint(c.type, 0xff, 'u8');
+  w.u8(c.type).bytes(c.id);
+}
+
+/** The length of encodeClientIdData's result (no checks). */
+function clientIdLength(c: Dhcp4ClientId): number {
+  return c.kind === 'rfc4361' ? 7 + c.duid.data.length : 1 + c.id.length;
+}
+
 function putU32(b: Uint8Array, at: number, v: number): void {
   b[at] = v >>> 24;
   b[at + 1] = (v >>> 16) & 0xff;
@@ -283,107 +361,136 @@ function putU32(b: Uint8Array, at: number, v: number): void {
   b[at + 3] = v & 0xff;
 }
 
-function decodeTyped(code: number, d: Uint8Array, o: Dhcp4Options): void {
+function decodeTyped(code: number, d: Uint8Array, at: number, len: number, o: Dhcp4Options): void {
   switch (code) {
     case 1: // 3.3: length 4
-      o.subnetMask = ipv4FromBytes(exactly(code, d, 4).bytes(4));
+      exactly(code, len, 4);
+      o.subnetMask = ipv4FromBytes(d, at);
       return;
     case 3: // 3.5
-      o.routers = addressList(code, d);
+      o.routers = addressList(code, d, at, len);
       return;
     case 6: // 3.8
-      o.dnsServers = addressList(code, d);
+      o.dnsServers = addressList(code, d, at, len);
       return;
     case 50: // 9.1: length 4
-      o.requestedAddress = ipv4FromBytes(exactly(code, d, 4).bytes(4));
+      exactly(code, len, 4);
+      o.requestedAddress = ipv4FromBytes(d, at);
       return;
     case 51: // 9.2: length 4, u32
-      o.leaseTime = exactly(code, d, 4).u32();
+      exactly(code, len, 4);
+      o.leaseTime = u32At(d, at);
       return;
     case 53: // 9.6: length 1
-      o.messageType = exactly(code, d, 1).u8();
+      exactly(code, len, 1);
+      o.messageType = d[at];
       return;
     case 54: // 9.7: length 4
-      o.serverId = ipv4FromBytes(exactly(code, d, 4).bytes(4));
+      exactly(code, len, 4);
+      o.serverId = ipv4FromBytes(d, at);
       return;
-    case 55: // 9.8: minimum length 1
-      o.parameterRequestList = Array.from(atLeastOne(code, d));
+    case 55: {
+      // 9.8: minimum length 1
+      atLeastOne(code, len);
+      const list: number[] = new Array<number>(len);
+      for (let i = 0; i < len; i++) list[i] = d[at + i];
+      o.parameterRequestList = list;
       return;
+    }
     case 56: // 9.9: minimum length 1, NVT ASCII
-      o.message = latin1(atLeastOne(code, d));
+      atLeastOne(code, len);
+      o.message = latin1(d, at, len);
       return;
     case 57: // 9.10: length 2, u16
-      o.maxMessageSize = exactly(code, d, 2).u16();
+      exactly(code, len, 2);
+      o.maxMessageSize = (d[at] << 8) | d[at + 1];
       return;
     case 58: // 9.11: length 4
-      o.renewalTime = exactly(code, d, 4).u32();
+      exactly(code, len, 4);
+      o.renewalTime = u32At(d, at);
       return;
     case 59: // 9.12: length 4
-      o.rebindingTime = exactly(code, d, 4).u32();
+      exactly(code, len, 4);
+      o.rebindingTime = u32At(d, at);
       return;
     case 61:
-      o.clientId = decodeClientIdData(d);
+      o.clientId = clientIdAt(d, at, len);
       return;
     case 159: // RFC 7618 section 9: option-len 4
-      o.portParams = decodePortParamsBody(d);
+      o.portParams = decodePortParamsBody(copyOf(d, at, len));
       return;
   }
 }
 
+/**
+ * Decode a DHCPv4 message. Every byte array in the result is a copy of its own, also
+ * when `buf` is a Buffer (the server decodes a view of the received datagram).
+ */
 export function decodeDhcp4Message(buf: Uint8Array): Dhcp4Message {
   if (buf.length > MAX_MESSAGE_SIZE) throw new DhcpDecodeError('oversized', `${buf.length} octets`);
   if (buf.length < DHCP4_MIN_LENGTH) {
     throw new DhcpDecodeError('truncated', `${buf.length} octets, a DHCP message has at least ${DHCP4_MIN_LENGTH}`);
   }
-  // RFC 2131 section 2, Figure 1 / Table 1.
-  const r = new ByteReader(buf);
-  const op = r.u8();
-  const htype = r.u8();
-  const hlen = r.u8();
-  const hops = r.u8();
-  const xid = r.u32();
-  const secs = r.u16();
-  const flags = r.u16();
-  const ciaddr = ipv4FromBytes(r.bytes(4));
-  const yiaddr = ipv4FromBytes(r.bytes(4));
-  const siaddr = ipv4FromBytes(r.bytes(4));
-  const giaddr = ipv4FromBytes(r.bytes(4));
-  const chaddr = r.bytes(16);
-  let sname = r.bytes(SNAME_LEN);
-  let file = r.bytes(FILE_LEN);
+  // RFC 2131 section 2, Figure 1 / Table 1 (read in place: the length is checked above).
+  const op = buf[0];
+  const htype = buf[1];
+  const hlen = buf[2];
+  const hops = buf[3];
+  const xid = u32At(buf, 4);
+  const secs = (buf[8] << 8) | buf[9];
+  const flags = (buf[10] << 8) | buf[11];
+  const ciaddr = ipv4FromBytes(buf, 12);
+  const yiaddr = ipv4FromBytes(buf, 16);
+  const siaddr = ipv4FromBytes(buf, 20);
+  const giaddr = ipv4FromBytes(buf, 24);
+  const chaddr = copyOf(buf, 28, 16);
   // RFC 2131 section 3 / RFC 2132 section 2: options start with the magic cookie.
-  const cookie = r.bytes(4);
   for (let i = 0; i < 4; i++) {
-    if (cookie[i] !== DHCP_MAGIC_COOKIE[i]) throw new DhcpDecodeError('bad-magic-cookie');
+    if (buf[DHCP4_FIXED_LENGTH + i] !== DHCP_MAGIC_COOKIE[i]) throw new DhcpDecodeError('bad-magic-cookie');
   }
 
   // RFC 2131 section 4.1: 'options' first (to find the overload option), then 'file',
   // then 'sname'.
-  const acc: Collected = { chunks: new Map(), count: 0 };
-  scanArea(buf, DHCP4_MIN_LENGTH, buf.length, acc, false);
+  scanN = 0;
+  scanCount = 0;
+  scanArea(buf, DHCP4_MIN_LENGTH, buf.length, false);
+  const v = value;
   let overload = 0;
-  const ov = acc.chunks.get(Dhcp4OptionCode.OVERLOAD);
-  if (ov !== undefined) {
+  for (let i = 0; i < scanN; i++) {
+    if (scanCode[i] !== Dhcp4OptionCode.OVERLOAD) continue;
     // RFC 2132 9.3: length 1, value 1 (file), 2 (sname) or 3 (both).
-    overload = exactly(52, concat(ov), 1).u8();
+    valueAt(buf, i, v);
+    exactly(52, v.len, 1);
+    overload = v.src[v.at];
     if (overload < 1 || overload > 3) throw new DhcpDecodeError('bad-value', `option overload value ${overload}`);
-    acc.chunks.delete(Dhcp4OptionCode.OVERLOAD);
+    scanCode[i] = -1;
+    break;
   }
+  let file: Uint8Array;
+  let sname: Uint8Array;
   if (overload & 1) {
-    scanArea(buf, FILE_AT, FILE_AT + FILE_LEN, acc, true);
+    scanArea(buf, FILE_AT, FILE_AT + FILE_LEN, true);
     file = new Uint8Array(FILE_LEN);
+  } else {
+    file = copyOf(buf, FILE_AT, FILE_LEN);
   }
   if (overload & 2) {
-    scanArea(buf, SNAME_AT, SNAME_AT + SNAME_LEN, acc, true);
+    scanArea(buf, SNAME_AT, SNAME_AT + SNAME_LEN, true);
     sname = new Uint8Array(SNAME_LEN);
+  } else {
+    sname = copyOf(buf, SNAME_AT, SNAME_LEN);
   }
 
+  // In order of first appearance, every instance of a code concatenated (valueAt).
   const options: Dhcp4Options = { raw: [] };
-  for (const [code, chunks] of acc.chunks) {
-    const d = concat(chunks);
-    if (TYPED_CODES.has(code)) decodeTyped(code, d, options);
-    else options.raw.push({ code, data: d });
+  for (let i = 0; i < scanN; i++) {
+    const code = scanCode[i];
+    if (code < 0) continue;
+    valueAt(buf, i, v);
+    if (TYPED_CODES.has(code)) decodeTyped(code, v.src, v.at, v.len, options);
+    else options.raw.push({ code, data: v.src === buf ? copyOf(buf, v.at, v.len) : v.src });
   }
+  v.src = value0; // not holding on to the datagram until the next decode
   return { op, htype, hlen, hops, xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr, chaddr, sname, file, options };
 }
 
@@ -418,46 +525,36 @@ function nonEmpty<T>(a: readonly T[] | string, what: string): void {
   if (a.length === 0) throw new RangeError(`${what}: minimum length is 1`);
 }
 
-// Option values built directly (a ByteWriter each was a visible cost per reply);
-// the same checks and messages as ByteWriter.u16 / u32.
-function u32(v: number): Uint8Array {
-  checkUint(v, 0xffffffff, 'u32');
-  const out = new Uint8Array(4);
-  putU32(out, 0, v);
-  return out;
-}
-
-function u16(v: number): Uint8Array {
-  checkUint(v, 0xffff, 'u16');
-  return Uint8Array.of(v >>> 8, v & 0xff);
-}
-
-/** Typed options as (code, value) pairs in the order they are written. */
-function typedValues(o: Dhcp4Options): [number, Uint8Array][] {
-  const out: [number, Uint8Array][] = [];
+/**
+ * The typed options, written in this order. Values of a fixed size go straight into
+ * the writer (a Uint8Array per value and a (code, value) pair per option were a
+ * visible share of the allocation per reply); the checks, their order and their
+ * messages are those of ByteWriter.u16 / u32 and of ipv4ToBytes.
+ */
+function writeTyped(w: ByteWriter, o: Dhcp4Options): void {
   const addrs = (list: readonly string[], what: string): Uint8Array => {
     nonEmpty(list, what);
-    const w = new ByteWriter();
-    for (const a of list) w.bytes(ipv4ToBytes(a));
-    return w.finish();
+    const aw = new ByteWriter();
+    for (const a of list) aw.bytes(ipv4ToBytes(a));
+    return aw.finish();
   };
   // Message type first: not required by RFC 2132, but customary and cheap to classify.
   if (o.messageType !== undefined) {
     checkUint(o.messageType, 0xff, 'message type');
-    out.push([53, Uint8Array.of(o.messageType)]);
+    w.u8(53).u8(1).u8(o.messageType);
   }
   // Then by ascending code; this puts subnet mask (1) before router (3), as RFC 2132
   // section 3.3 requires ("the subnet mask option MUST be first").
-  if (o.subnetMask !== undefined) out.push([1, ipv4ToBytes(o.subnetMask)]);
-  if (o.routers !== undefined) out.push([3, addrs(o.routers, 'routers')]);
-  if (o.dnsServers !== undefined) out.push([6, addrs(o.dnsServers, 'DNS servers')]);
-  if (o.requestedAddress !== undefined) out.push([50, ipv4ToBytes(o.requestedAddress)]);
-  if (o.leaseTime !== undefined) out.push([51, u32(o.leaseTime)]);
-  if (o.serverId !== undefined) out.push([54, ipv4ToBytes(o.serverId)]);
+  if (o.subnetMask !== undefined) w.u8(1).u8(4).u32(ipv4ToU32(o.subnetMask));
+  if (o.routers !== undefined) writeSplit(w, 3, addrs(o.routers, 'routers'));
+  if (o.dnsServers !== undefined) writeSplit(w, 6, addrs(o.dnsServers, 'DNS servers'));
+  if (o.requestedAddress !== undefined) w.u8(50).u8(4).u32(ipv4ToU32(o.requestedAddress));
+  if (o.leaseTime !== undefined) w.u8(51).u8(4).u32(o.leaseTime);
+  if (o.serverId !== undefined) w.u8(54).u8(4).u32(ipv4ToU32(o.serverId));
   if (o.parameterRequestList !== undefined) {
     nonEmpty(o.parameterRequestList, 'parameter request list');
     for (const c of o.parameterRequestList) checkUint(c, 0xff, 'requested option code');
-    out.push([55, Uint8Array.from(o.parameterRequestList)]);
+    writeSplit(w, 55, Uint8Array.from(o.parameterRequestList));
   }
   if (o.message !== undefined) {
     nonEmpty(o.message, 'message');
@@ -467,14 +564,23 @@ function typedValues(o: Dhcp4Options): [number, Uint8Array][] {
       if (c > 0xff) throw new RangeError('message: NVT ASCII only (RFC 2132 9.9)');
       b[i] = c;
     }
-    out.push([56, b]);
+    writeSplit(w, 56, b);
   }
-  if (o.maxMessageSize !== undefined) out.push([57, u16(o.maxMessageSize)]);
-  if (o.renewalTime !== undefined) out.push([58, u32(o.renewalTime)]);
-  if (o.rebindingTime !== undefined) out.push([59, u32(o.rebindingTime)]);
-  if (o.clientId !== undefined) out.push([61, encodeClientIdData(o.clientId)]);
-  if (o.portParams !== undefined) out.push([159, encodePortParamsBody(o.portParams)]);
-  return out;
+  if (o.maxMessageSize !== undefined) w.u8(57).u8(2).u16(o.maxMessageSize);
+  if (o.renewalTime !== undefined) w.u8(58).u8(4).u32(o.renewalTime);
+  if (o.rebindingTime !== undefined) w.u8(59).u8(4).u32(o.rebindingTime);
+  if (o.clientId !== undefined) {
+    // One instance (RFC 4361 type 255 is at most 135 octets): written in place.
+    if (clientIdLength(o.clientId) <= 255) {
+      const at = w.length;
+      w.u8(61).u8(0);
+      writeClientIdData(w, o.clientId);
+      w.patch8(at + 1, w.length - at - 2);
+    } else {
+      writeSplit(w, 61, encodeClientIdData(o.clientId));
+    }
+  }
+  if (o.portParams !== undefined) writeSplit(w, 159, encodePortParamsBody(o.portParams));
 }
 
 /**
@@ -491,25 +597,38 @@ const DHCP4_ENCODE_CAPACITY = 576;
  */
 export function encodeDhcp4Message(m: Dhcp4Message): Uint8Array {
   const w = new ByteWriter(DHCP4_ENCODE_CAPACITY);
+  writeDhcp4Message(w, m);
+  return w.finish();
+}
+
+/**
+ * encodeDhcp4Message, written at the end of `w` (the server writes its reply into
+ * the DHCPv6 message around it, codec/fast4o6.ts, without a copy of its own). The same
+ * checks: throws RangeError, having written part of the message, on a value the wire
+ * format cannot carry or a message longer than MAX_MESSAGE_SIZE.
+ */
+export function writeDhcp4Message(w: ByteWriter, m: Dhcp4Message): void {
+  const start = w.length;
   w.u8(m.op).u8(m.htype).u8(m.hlen).u8(m.hops).u32(m.xid).u16(m.secs).u16(m.flags);
-  w.bytes(ipv4ToBytes(m.ciaddr)).bytes(ipv4ToBytes(m.yiaddr)).bytes(ipv4ToBytes(m.siaddr)).bytes(ipv4ToBytes(m.giaddr));
+  w.u32(ipv4ToU32(m.ciaddr)).u32(ipv4ToU32(m.yiaddr)).u32(ipv4ToU32(m.siaddr)).u32(ipv4ToU32(m.giaddr));
   writeFixed(w, m.chaddr, 16, 'chaddr');
   writeFixed(w, m.sname, SNAME_LEN, 'sname');
   writeFixed(w, m.file, FILE_LEN, 'file');
   w.bytes(DHCP_MAGIC_COOKIE);
-  for (const [code, d] of typedValues(m.options)) writeSplit(w, code, d);
-  const seen = new Set<number>();
-  for (const { code, data } of m.options.raw) {
+  writeTyped(w, m.options);
+  const raw = m.options.raw;
+  const seen = raw.length > 0 ? new Set<number>() : undefined;
+  for (const { code, data } of raw) {
     checkUint(code, 0xff, 'option code');
-    if (code === 0 || code === 255 || code === 52 || TYPED_CODES.has(code) || seen.has(code)) {
+    if (code === 0 || code === 255 || code === 52 || TYPED_CODES.has(code) || seen!.has(code)) {
       throw new RangeError(`raw option ${code}: pad/end/overload, a typed option, or repeated`);
     }
-    seen.add(code);
+    seen!.add(code);
     writeSplit(w, code, data);
   }
   w.u8(Dhcp4OptionCode.END);
-  if (w.length > MAX_MESSAGE_SIZE) throw new RangeError(`message of ${w.length} octets exceeds ${MAX_MESSAGE_SIZE}`);
-  return w.finish();
+  const n = w.length - start;
+  if (n > MAX_MESSAGE_SIZE) throw new RangeError(`message of ${n} octets exceeds ${MAX_MESSAGE_SIZE}`);
 }
 
 // ---------------------------------------------------------------------------------

@@ -32,9 +32,14 @@ function checkData(n: number): void {
   if (n < DUID_MIN_DATA || n > DUID_MAX_DATA) throw new RangeError(`DUID: ${n} octets after the type, must be 1..128`);
 }
 
-export function duidToBytes(d: Duid): Uint8Array {
+/** The checks duidToBytes makes, in its order (for writers that copy a DUID without it). */
+export function checkDuid(d: Duid): void {
   checkUint(d.type, 0xffff, 'DUID type');
   checkData(d.data.length);
+}
+
+export function duidToBytes(d: Duid): Uint8Array {
+  checkDuid(d);
   // Built directly (no writer): every client key and every reply encodes one.
   const out = new Uint8Array(2 + d.data.length);
   out[0] = d.type >>> 8;
@@ -45,11 +50,20 @@ export function duidToBytes(d: Duid): Uint8Array {
 
 /** Decode a whole buffer as a DUID (as carried in Client/Server Identifier options). */
 export function duidFromBytes(b: Uint8Array): Duid {
-  if (b.length < 2 + DUID_MIN_DATA || b.length > 2 + DUID_MAX_DATA) {
-    throw new DhcpDecodeError('bad-option-length', `DUID of ${b.length} octets, must be 3..130`);
+  return duidFromBytesAt(b, 0, b.length);
+}
+
+/**
+ * duidFromBytes of the `n` octets of `b` from `at` (in bounds), read in place: the
+ * DHCPv4 decoder reads every client identifier's DUID this way. `data` is a copy.
+ */
+export function duidFromBytesAt(b: Uint8Array, at: number, n: number): Duid {
+  if (n < 2 + DUID_MIN_DATA || n > 2 + DUID_MAX_DATA) {
+    throw new DhcpDecodeError('bad-option-length', `DUID of ${n} octets, must be 3..130`);
   }
-  const r = new ByteReader(b);
-  return { type: r.u16(), data: r.rest() };
+  const data = new Uint8Array(n - 2);
+  for (let i = 0; i < data.length; i++) data[i] = b[at + 2 + i];
+  return { type: (b[at] << 8) | b[at + 1], data };
 }
 
 /** Section 11: DUIDs are compared for equality only. */

@@ -8,3 +8,4 @@ export * from './dhcpv6.js';
 export * from './dhcp4o6.js';
 export * from './dhcpv4.js';
 export * from './s46.js';
+export * from './fast4o6.js';

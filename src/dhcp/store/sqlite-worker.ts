@@ -114,11 +114,11 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
 
   // ---- LeaseService
   allocate(h: Holder, plan: AllocationPlan, now: number, offerUntil: number): Promise<AllocateResult> {
-    return this.callPacked('allocate', [packHolder(h), packPlan(plan), now, offerUntil], (v: PackedAllocateResult) => unpackAllocateResult(v));
+    return this.callPacked('allocate', [packHolder(h), packPlan(plan), now, offerUntil], unpackAllocateResult);
   }
   bind(h: Holder, slot: Slot, eligible: readonly string[], kind: RequestKind, now: number, leaseUntil: number): Promise<BindResult> {
     const packedSlot = slot === undefined ? null : [slot.ipv4, slot.psid];
-    return this.callPacked('bind', [packHolder(h), packedSlot, eligible, kind, now, leaseUntil], (v: PackedBindResult) => unpackBindResult(v));
+    return this.callPacked('bind', [packHolder(h), packedSlot, eligible, kind, now, leaseUntil], unpackBindResult);
   }
   release(client: string, slot: Slot, eligible: readonly string[], now: number): Promise<LeaseRow | null> {
     return this.call('release', client, slot, eligible, now);

@@ -13,6 +13,8 @@ import type { LeaseRow, LeaseState } from './types.js';
 /** Octets as a string of char codes 0..255. */
 export function packBytes(b: Uint8Array | null): string | null {
   if (b === null) return null;
+  // One call for a short array (an IPv6 address: every allocate and bind), not a string per octet.
+  if (b.length <= 64) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = '';
   for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
   return s;
