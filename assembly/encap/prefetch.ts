@@ -8,8 +8,9 @@
 // port-set layout needs none: map/bindings.ts); a third computes where each
 // binding's look-up starts; a fourth only loads those slots. The loading loops do
 // nothing else, so that many misses are in flight at once (a miss inside the parsing
-// loop kept few in flight: the CPU's window filled with parsing). The handling that follows finds them in the cache
-// (bench/RESULTS.md: 1M random bindings, 274 -> 125 ns per packet). The passes only
+// loop kept few in flight: the CPU's window filled with parsing). The handling that
+// follows finds them in the cache (bench/RESULTS.md: 1M random bindings, 274 -> 125
+// ns per packet). The passes only
 // read: a packet they misjudge (a fragment, ICMP, extension headers) is handled
 // just the same, only without the head start.
 //
@@ -20,8 +21,8 @@ import { ld16, ld32 } from '../net/bytes';
 import { rxBase } from '../io/frames';
 import { l2len } from '../xlat/l2';
 import { P_IPV4, hasPorts } from '../xlat/proto';
-import { touch, homeSlot, addrParams, bPsidLen, bOffset, uniform, uLen, uOff } from '../map/bindings';
-import { mode, MODE_LW4O6 } from '../params';
+import { touch, homeSlot, addrParams, bPsidLen, bOffset, uLen, uOff } from '../map/bindings';
+import { directLookup } from '../xlat/lookup4';
 import { psidOf } from '../map/rules';
 
 // Keeps the touching loads from being optimized away.
@@ -76,7 +77,7 @@ export function prefetchBatch(n: u32): void {
   // the address entries, in a loop that does nothing else (the parsing above would
   // fill the CPU's window and keep few of these misses in flight)
   // (lw4o6 with one port-set layout looks bindings up without them: lookup4.ts)
-  const direct = mode == MODE_LW4O6 && uniform;
+  const direct = directLookup();
   for (let i: u32 = 0; i < n; i++) {
     const a = load<u32>(addrs + (<usize>i << 2));
     const t = load<u32>(dsts + (<usize>i << 2));

@@ -26,10 +26,10 @@ let keysBase: usize = 0; // TRACE_MAX x (u32 ipv4, u32 psid)
 let active: u32 = 0; // trace slots in use
 
 /** Trace slot (1-based, 0 = none) of the packet's source / destination binding. */
-export let trFrom: u32 = 0;
-export let trTo: u32 = 0;
+let trFrom: u32 = 0;
+let trTo: u32 = 0;
 /** Trace slot of the last binding a look-up matched (0 = none, or a rule). */
-export let trLast: u32 = 0;
+let trLast: u32 = 0;
 
 export function traceAreaBytes(): usize {
   return <usize>TRACE_MAX * 40;

@@ -10,21 +10,31 @@ import { noteLookup, noteRule } from '../map/trace';
 import { findRule4, rule, rulePsid, mapAddress, bindingAddress, psidOf, RULE_FLAG_MODULUS } from '../map/rules';
 import { loadHi, loadLo } from '../map/addr';
 
+/**
+ * lw4o6 with one port-set layout (map/bindings.ts): bindings are looked up straight
+ * from the port, without the address entry (mapV4; the batch pass, encap/prefetch.ts).
+ * Not in the modes with rules: there most addresses have no binding, and the address
+ * entry, usually cached, says so without a look-up in the big table.
+ */
+@inline export function directLookup(): bool {
+  return mode == MODE_LW4O6 && uniform;
+}
+
+/** The CE address of binding slot s (outHi/outLo), noted for per-subscriber counters. */
+@inline function found(s: usize, v4: u32, psid: u32): i32 {
+  bindingAddress(loadHi(s + 8), loadLo(s + 8), slotPrefixLen(s), v4, psid);
+  noteLookup(slotUsed(s));
+  return -1;
+}
+
 /** -1 when the address is mapped (outHi/outLo set), else the drop counter. */
 export function mapV4(v4: u32, port: u32, hasPort: bool): i32 {
-  // lw4o6 with one port-set layout (map/bindings.ts): the binding straight from the
-  // port, no address entry. A miss goes the general way, which says why. (Not in
-  // the modes with rules: there most addresses have no binding, and the address
-  // entry, usually cached, says so without a look-up in the big table.)
-  if (mode == MODE_LW4O6 && uniform && (uLen == 0 || (hasPort && !portReserved(port)))) {
+  // A miss of the direct look-up goes the general way, which says why.
+  if (directLookup() && (uLen == 0 || (hasPort && !portReserved(port)))) {
     const psid = uLen == 0 ? 0 : psidOf(port, uOff, uLen);
     if (psid >= 0) {
       const s = lookup(v4, <u32>psid);
-      if (s != 0) {
-        bindingAddress(loadHi(s + 8), loadLo(s + 8), slotPrefixLen(s), v4, <u32>psid);
-        noteLookup(slotUsed(s));
-        return -1;
-      }
+      if (s != 0) return found(s, v4, <u32>psid);
     }
   }
   if (addrParams(v4)) {
@@ -38,9 +48,7 @@ export function mapV4(v4: u32, port: u32, hasPort: bool): i32 {
     }
     const s = lookup(v4, <u32>psid);
     if (s == 0) return C.drop_ipv4_no_binding;
-    bindingAddress(loadHi(s + 8), loadLo(s + 8), slotPrefixLen(s), v4, <u32>psid);
-    noteLookup(slotUsed(s));
-    return -1;
+    return found(s, v4, <u32>psid);
   }
   if (mode == MODE_LW4O6) return C.drop_ipv4_no_rule; // lw4o6 has bindings only
   const ri = findRule4(v4);
