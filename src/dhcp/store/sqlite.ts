@@ -24,47 +24,15 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { RETIRED_POOL, type BindingChange, type LeaseRow, type LeaseState, type LeaseStore, type LeaseTx, type PoolSlots } from './types.js';
 
-interface RawRow {
-  ipv4: number;
-  psid: number;
-  pool: string;
-  psid_len: number;
-  psid_offset: number;
-  state: string;
-  client: string | null;
-  expires_at: number;
-  site: string | null;
-  ipv6: Buffer | null;
-  prefix_len: number;
-  freed_at: number;
-}
-
-function fromRaw(r: RawRow): LeaseRow {
-  return {
-    ipv4: r.ipv4,
-    psid: r.psid,
-    pool: r.pool,
-    psidLen: r.psid_len,
-    psidOffset: r.psid_offset,
-    state: r.state as LeaseState,
-    client: r.client,
-    expiresAt: r.expires_at,
-    site: r.site,
-    ipv6: r.ipv6 === null ? null : new Uint8Array(r.ipv6),
-    prefixLen: r.prefix_len,
-    freedAt: r.freed_at,
-  };
-}
-
 /** LeaseTx.countSite's query, its cap `limit` (a literal or `?`). */
 function countSiteSql(limit: string): string {
   return `SELECT count(*) AS n FROM (SELECT 1 FROM leases WHERE site = ? AND state IN ('offered', 'bound') AND expires_at > ? AND client <> ? LIMIT ${limit})`;
 }
 
 /**
- * The columns of a LeaseRow, in this order, for the statements of the lease
- * operations: they return arrays (better-sqlite3 raw mode) turned into LeaseRows by
- * fromColumns, not an object keyed by column name first (a visible cost per row read).
+ * The columns of a LeaseRow, in this order, for every statement that reads rows:
+ * they return arrays (better-sqlite3 raw mode) turned into LeaseRows by fromColumns,
+ * not an object keyed by column name first (a visible cost per row read).
  */
 const ROW_COLUMNS = 'ipv4, psid, pool, psid_len, psid_offset, state, client, expires_at, site, ipv6, prefix_len, freed_at';
 type RowColumns = [number, number, string, number, number, string, string | null, number, string | null, Buffer | null, number, number];
@@ -158,13 +126,13 @@ export class SqliteLeaseStore implements LeaseStore {
         'UPDATE leases SET state = ?, client = ?, expires_at = ?, site = ?, ipv6 = ?, ' +
           'prefix_len = ?, freed_at = ?, updated_at = ? WHERE ipv4 = ? AND psid = ?',
       ),
-      active: p("SELECT * FROM leases WHERE state = 'bound' AND expires_at > ?"),
-      expiredBound: p("SELECT * FROM leases WHERE state = 'bound' AND expires_at <= ? LIMIT ?"),
+      active: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE state = 'bound' AND expires_at > ?`).raw(),
+      expiredBound: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE state = 'bound' AND expires_at <= ? LIMIT ?`).raw(),
       freeRow: p("UPDATE leases SET state = 'free', expires_at = 0, freed_at = ?, updated_at = ? WHERE ipv4 = ? AND psid = ?"),
       freeStale: p(
         "UPDATE leases SET state = 'free', expires_at = 0, freed_at = ?, updated_at = ? WHERE state IN ('offered', 'declined') AND expires_at <= ?",
       ),
-      all: p('SELECT * FROM leases WHERE client IS NOT NULL ORDER BY ipv4, psid'),
+      all: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE client IS NOT NULL ORDER BY ipv4, psid`).raw(),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     };
@@ -228,7 +196,7 @@ export class SqliteLeaseStore implements LeaseStore {
         this.db.prepare("DELETE FROM leases WHERE pool = ? AND state <> 'bound'").run(RETIRED_POOL);
         // 3. every slot a row, except on an address with a retired lease of another port-set shape
         const blocked = new Map<number, string[]>();
-        for (const r of this.db.prepare('SELECT DISTINCT ipv4, psid_len, psid_offset FROM leases WHERE pool = ?').all(RETIRED_POOL) as RawRow[]) {
+        for (const r of this.db.prepare('SELECT DISTINCT ipv4, psid_len, psid_offset FROM leases WHERE pool = ?').all(RETIRED_POOL) as { ipv4: number; psid_len: number; psid_offset: number }[]) {
           blocked.set(r.ipv4, [...(blocked.get(r.ipv4) ?? []), `${r.psid_len}/${r.psid_offset}`]);
         }
         for (const p of pools) {
@@ -293,13 +261,13 @@ export class SqliteLeaseStore implements LeaseStore {
   }
 
   async active(now: number): Promise<LeaseRow[]> {
-    return (this.s.active.all(now) as RawRow[]).map(fromRaw);
+    return (this.s.active.all(now) as RowColumns[]).map(fromColumns);
   }
 
   async expire(now: number, limit: number): Promise<LeaseRow[]> {
     const [rows] = await this.transaction([
       async () => {
-        const rows = (this.s.expiredBound.all(now, limit) as RawRow[]).map(fromRaw);
+        const rows = (this.s.expiredBound.all(now, limit) as RowColumns[]).map(fromColumns);
         for (const r of rows) this.s.freeRow.run(now, now, r.ipv4, r.psid);
         this.s.freeStale.run(now, now, now);
         return rows;
@@ -309,7 +277,7 @@ export class SqliteLeaseStore implements LeaseStore {
   }
 
   async all(): Promise<LeaseRow[]> {
-    return (this.s.all.all() as RawRow[]).map(fromRaw);
+    return (this.s.all.all() as RowColumns[]).map(fromColumns);
   }
 
   async getMeta(key: string): Promise<string | undefined> {
