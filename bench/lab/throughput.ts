@@ -1,7 +1,7 @@
 // End-to-end packets per second through the netns lab (npm run bench:lab):
 //
 //   node dist/bench/lab/throughput.js [--seconds 2] [--sizes 64,550] [--workers 1,2]
-//        [--loss 0.001] [--steps 6] [--fill N] [--cpus auto|none] [--paths xbr,kernel]
+//        [--loss 0.001] [--steps 6] [--fill N] [--cpus auto|none] [--paths xbr,kernel] [--gen xdp|xsk]
 //
 // --cpus auto (the default) pins the generator to the last CPU and xbr's workers to
 // the others (on 2 CPUs: the generator on CPU 1, every worker on CPU 0); none lets
@@ -10,14 +10,30 @@
 //        [--wait-quiet S] [--record]
 //
 // For each worker count N (a lab whose veths have N queues, xbr with N workers):
-//   xbr     the generator (bench/lab/gen.ts: AF_XDP TX from the IPv4 host, one
-//           socket per queue) sends IPv4 UDP frames of each size to the whole-address
-//           CE (203.0.113.5); xbr translates them (MAP-T) and sends IPv6 to the CE side;
+//   xbr     the generator sends IPv4 UDP frames of each size from the IPv4 host to the
+//           whole-address CE (203.0.113.5); xbr translates them (MAP-T) and sends
+//           IPv6 to the CE side;
 //   kernel  on the same lab, xbr stopped: the same generator sends IPv6 UDP frames of
 //           each size (fd00:4::1 -> fd00:6::2) that the BR namespace's kernel forwards
 //           from br4 to br6 — plain IPv6 forwarding, no translation: the baseline.
 // The CE side's veth runs an XDP program that drops every frame (bench/lab/sink.bpf.c),
 // so its rx counter counts exactly the frames the BR delivered.
+//
+// --gen picks the generator:
+//   xdp  (default) bench/lab/xdpgen.c: BPF_PROG_RUN in live-frames mode redirects the
+//        frame out of the IPv4 host's veth; the BR's veth receives XDP frames with XDP
+//        headroom and no skb. The cheapest frames veth can carry (~15 Mpps on one
+//        CPU into a dropping peer), so neither path is limited by the generator. On
+//        veth a frame's receive work runs on the sending CPU: the kernel's whole
+//        forwarding runs on the generator's CPU, and so do xbr's XDP program and the
+//        copy into the UMEM; xbr's workers run on the other CPU(s). All frames enter
+//        one receive queue (veth picks it by the sending CPU), so 2 workers get the
+//        traffic of one queue.
+//   xsk  bench/lab/gen.ts: AF_XDP TX through the project's shim, one socket per queue
+//        (spreads over queues). Each frame becomes an skb without XDP headroom: the
+//        BR's veth copies it again for XDP, on the generator's CPU, and the kernel
+//        path pays for the skb as well — figures measured with it say more about
+//        the generator than the BR (the project's results up to 2026-11-22 used it).
 //
 // Two figures per case, each from trials of --seconds: a trial counts every frame
 // the IPv4 host's veth sent (tx_packets + tx_dropped: a frame the BR's veth could not
@@ -37,10 +53,8 @@
 // 20 bytes longer (the IPv6 header).
 //
 // Lab figures, to be read as such: veth does XDP/AF_XDP in copy mode only (the
-// kernel copies every frame into and out of the UMEM); the generator, the BR and the
-// receiving veth share this machine's cores; the kernel's forwarding runs inside the
-// generator's own send path (veth hands a frame to its peer on the sending CPU),
-// while xbr's workers are threads of their own.
+// kernel copies every frame into the UMEM, and xbr's TX builds an skb per frame and
+// copies it); the generator, the BR and the receiving veth share this machine's cores.
 //
 // --record appends a section to bench/RESULTS.md; the JSON goes to bench/out/lab.json.
 
@@ -106,12 +120,35 @@ function frameFor(path: 'xbr' | 'kernel', size: number, srcMac: string, dstMac: 
   return ethernet({ src: srcMac, dst: dstMac, payload: ip });
 }
 
-/** Builds the XDP sink once (clang -target bpf), returns the object's path. */
-function buildSink(dir: string): string {
-  const out = join(dir, 'sink.bpf.o');
+/** Compiles one of the lab's BPF programs (clang -target bpf), returns the object's path. */
+function buildBpf(dir: string, name: string): string {
+  const out = join(dir, `${name}.bpf.o`);
   const multiarch = sh('gcc', ['-print-multiarch']).trim();
-  sh('clang', ['-O2', '-g0', '-target', 'bpf', `-I/usr/include/${multiarch}`, '-c', labAsset('sink.bpf.c'), '-o', out], 60_000);
+  sh('clang', ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${multiarch}`, '-c', labAsset(`${name}.bpf.c`), '-o', out], 60_000);
   return out;
+}
+
+/** The generator: its kind and, for 'xdp', the built program and driver (xdpgen.c). */
+export interface Generator {
+  kind: 'xdp' | 'xsk';
+  obj: string;
+  bin: string;
+}
+
+function genDescription(kind: 'xdp' | 'xsk'): string {
+  return kind === 'xdp'
+    ? '`--gen xdp` (bench/lab/xdpgen.c: BPF_PROG_RUN live frames, XDP redirect; one receive queue)'
+    : '`--gen xsk` (bench/lab/gen.ts: AF_XDP TX, skbs without XDP headroom)';
+}
+
+/** A veth in the generator's namespace that carries nothing: xdpgen.c keeps its program attached there. */
+const GEN_ANCHOR = 'xgen0';
+
+function buildGenerator(dir: string, kind: 'xdp' | 'xsk'): Generator {
+  if (kind === 'xsk') return { kind, obj: '', bin: '' };
+  const bin = join(dir, 'xdpgen');
+  sh('cc', ['-O2', '-Wall', '-o', bin, labAsset('xdpgen.c'), '-lbpf'], 60_000);
+  return { kind, obj: buildBpf(dir, 'xdpgen'), bin };
 }
 
 /**
@@ -167,18 +204,22 @@ function counts(topo: Topology): Counts {
 }
 
 /** One trial: the generator at capPps (0 = unthrottled) for `seconds`, everything counted. */
-async function trial(topo: Topology, frame: Uint8Array, workers: number, seconds: number, capPps: number, genCpu: string): Promise<Trial> {
-  const args = ['netns', 'exec', topo.ns.inet, process.execPath, labScript('gen'), '--dev', NET.inet.dev, '--frame', Buffer.from(frame).toString('hex'), '--seconds', String(seconds), '--queues', String(workers)];
+async function trial(topo: Topology, gen: Generator, frame: Uint8Array, workers: number, seconds: number, capPps: number, genCpu: string): Promise<Trial> {
+  const common = ['--dev', NET.inet.dev, '--frame', Buffer.from(frame).toString('hex'), '--seconds', String(seconds)];
+  const args =
+    gen.kind === 'xdp'
+      ? ['netns', 'exec', topo.ns.inet, gen.bin, '--obj', gen.obj, '--anchor', GEN_ANCHOR, ...common]
+      : ['netns', 'exec', topo.ns.inet, process.execPath, labScript('gen'), ...common, '--queues', String(workers)];
   if (capPps > 0) args.push('--pps', String(Math.round(capPps)));
   if (genCpu !== '') args.push('--cpu', genCpu);
   const a = counts(topo);
-  const gen = spawnProc('ip', args, (seconds + 20) * 1000);
+  const proc = spawnProc('ip', args, (seconds + 20) * 1000);
   let g: { sent: number; seconds: number; cpuMs: number };
   try {
-    const out = await gen.done;
+    const out = await proc.done;
     g = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; seconds: number; cpuMs: number };
   } finally {
-    await stopProc(gen, 'SIGKILL');
+    await stopProc(proc, 'SIGKILL');
   }
   await sleep(150); // what is in flight arrives
   const b = counts(topo);
@@ -196,6 +237,7 @@ async function trial(topo: Topology, frame: Uint8Array, workers: number, seconds
 }
 
 interface MeasureOptions {
+  gen: Generator;
   seconds: number;
   genCpu: string;
   loss: number;
@@ -207,7 +249,7 @@ interface MeasureOptions {
 async function cleanTrial(topo: Topology, frame: Uint8Array, workers: number, capPps: number, o: MeasureOptions): Promise<Trial> {
   let best: Trial | undefined;
   for (let i = 0; i < 4; i++) {
-    const t = await trial(topo, frame, workers, o.seconds, capPps, o.genCpu);
+    const t = await trial(topo, o.gen, frame, workers, o.seconds, capPps, o.genCpu);
     if (!best || t.othersCores < best.othersCores) best = t;
     if (t.othersCores < 0.15) break;
     process.stderr.write(`    (other processes used ${t.othersCores.toFixed(2)} cores during the trial: again)\n`);
@@ -218,7 +260,7 @@ async function cleanTrial(topo: Topology, frame: Uint8Array, workers: number, ca
 
 async function measure(topo: Topology, path: 'xbr' | 'kernel', size: number, workers: number, o: MeasureOptions): Promise<Case> {
   const frame = frameFor(path, size, topo.mac(topo.ns.inet, NET.inet.dev), topo.mac(topo.ns.br, NET.br.dev4));
-  await trial(topo, frame, workers, 0.5, 0, o.genCpu); // warm-up (JIT, caches, neighbours)
+  await trial(topo, o.gen, frame, workers, 0.5, 0, o.genCpu); // warm-up (JIT, caches, neighbours)
   const sat = await cleanTrial(topo, frame, workers, 0, o);
   const trials = [sat];
   const show = (t: Trial) =>
@@ -314,12 +356,15 @@ async function main(): Promise<number> {
   const record = process.argv.includes('--record');
   const waitS = Number(opt('wait-quiet', '120'));
   const paths = opt('paths', 'xbr,kernel').split(',');
+  const genKind = opt('gen', 'xdp');
+  if (genKind !== 'xdp' && genKind !== 'xsk') throw new Error(`--gen ${genKind}: xdp or xsk`);
   const dir = mkdtempSync(join(tmpdir(), 'xbr-bench-lab-'));
   const cases: Case[] = [];
   const t0 = Date.now();
   let busyBefore = 0;
   try {
-    const sink = buildSink(dir);
+    const sink = buildBpf(dir, 'sink');
+    const gen = buildGenerator(dir, genKind);
     for (const workers of workerCounts) {
       const before = await waitQuiet(waitS);
       if (before >= 0.15) {
@@ -335,13 +380,14 @@ async function main(): Promise<number> {
         topo.exec(topo.ns.br, 'ip', ['-6', 'neigh', 'replace', NET.ce.v6, 'lladdr', topo.mac(topo.ns.ce, NET.ce.dev), 'dev', NET.br.dev6, 'nud', 'permanent']);
         topo.exec(topo.ns.ce, 'ip', ['link', 'set', 'dev', NET.ce.dev, 'xdpdrv', 'obj', sink, 'sec', 'xdp']);
         // pinning (--cpus auto): the generator on the last CPU, the workers on the others
+        if (gen.kind === 'xdp') topo.exec(topo.ns.inet, 'ip', ['link', 'add', GEN_ANCHOR, 'type', 'veth', 'peer', 'name', 'xgen1']);
         const n = cpus().length;
         const genCpu = pin === 'auto' ? String(n - 1) : '';
         const xbrArgs = pin === 'auto' ? ['--cpus', Array.from({ length: workers }, (_, i) => String(i % Math.max(1, n - 1))).join(',')] : [];
         const fill = opt('fill', '');
         if (fill !== '') xbrArgs.push('--fill', fill);
         xbr = await Xbr.start(topo, topo.writeConfig(), { args: xbrArgs });
-        const mo: MeasureOptions = { seconds, genCpu, loss, steps, waitS };
+        const mo: MeasureOptions = { gen, seconds, genCpu, loss, steps, waitS };
         for (const size of paths.includes('xbr') ? sizes : []) {
           process.stderr.write(`  ${workers} worker(s), ${size} B, xbr:\n`);
           const c = await measure(topo, 'xbr', size, workers, mo);
@@ -350,6 +396,9 @@ async function main(): Promise<number> {
         }
         await xbr.stop();
         xbr = undefined;
+        // XDP frames from the generator need an XDP program on the receiving veth
+        // (xbr's while it ran); the baseline's passes every frame to the kernel.
+        if (gen.kind === 'xdp') topo.exec(topo.ns.br, 'ip', ['-force', 'link', 'set', 'dev', NET.br.dev4, 'xdpdrv', 'obj', gen.obj, 'program', 'xbr_lab_pass']);
         for (const size of paths.includes('kernel') ? sizes : []) {
           process.stderr.write(`  ${workers} queue(s), ${size} B, kernel IPv6 forwarding:\n`);
           const c = await measure(topo, 'kernel', size, workers, mo);
@@ -381,8 +430,8 @@ async function main(): Promise<number> {
       table,
       '',
       `NDR: highest offered rate with at most ${(loss * 100).toFixed(1)} % loss (bisection, ${seconds} s trials); saturation: the generator unthrottled. ` +
-        `Frames without FCS (xbr's IPv6 output is 20 B longer). veth: XDP and AF_XDP in copy mode; the generator (AF_XDP TX, bench/lab/gen.ts), the BR and the receiving veth share these ${cpus().length} cores; ` +
-        'the kernel forwards inside the generator\'s send path on one CPU, xbr\'s workers are threads of their own.',
+        `Frames without FCS (xbr's IPv6 output is 20 B longer). veth: XDP and AF_XDP in copy mode; generator ${genDescription(genKind)}; the generator, the BR and the receiving veth share these ${cpus().length} cores; ` +
+        'a frame\'s receive work runs on the sending CPU (the kernel\'s forwarding, xbr\'s XDP program and UMEM copy on the generator\'s CPU), xbr\'s workers are threads of their own.',
       '',
       ...(busyBefore >= 0.15 || disturbed(cases) ? [`WARNING: other processes took CPU during this run (up to ${Math.max(busyBefore, ...cases.flatMap((c) => c.trials.map((t) => t.othersCores))).toFixed(2)} cores): these figures are skewed.`, ''] : []),
     ].join('\n');

@@ -1,0 +1,143 @@
+// The lab's in-kernel packet generator (npm run bench:lab --gen xdp): hands one
+// prebuilt Ethernet frame to xdpgen.bpf.c through BPF_PROG_RUN in live-frames mode,
+// which transmits each copy out of --dev by XDP redirect. No socket, no skb: the
+// cheapest way to put frames on a veth, so that the generator's CPU is left to what
+// the receiving side does with them (on veth that runs on the sending CPU).
+//
+//   xdpgen --obj xdpgen.bpf.o --dev IF --anchor IF2 --frame HEX --seconds S [--pps R] [--cpu C]
+//
+// --anchor names a spare device (the lab makes a veth pair that carries no traffic)
+// to which the program stays attached while the generator runs. Why: every
+// BPF_PROG_RUN of an XDP program that is attached nowhere adds it to the kernel's XDP
+// dispatcher and removes it again, and each change rewrites kernel text with IPIs to
+// every CPU (a measured 40 % of the generator's time, and a disturbance of the BR's
+// CPU). A program already in the dispatcher is only reference-counted.
+//
+// Speaks bench/lab/gen.ts's protocol: "started", a line "t <ms> sent <n>" every
+// 100 ms, and at the end {"sent":..,"seconds":..,"pps":..,"cpuMs":..}. --pps caps
+// the rate: frames go in calls of at most 1 ms worth, and the generator sleeps when
+// ahead. Within a call the kernel sends batches of 64 and lets the receiver's softirq
+// run after each, so a call is not one burst of its whole count.
+// Built by bench/lab/throughput.ts: cc -O2 xdpgen.c -lbpf (and clang -g -target bpf
+// for xdpgen.bpf.c: its map is declared with BTF)
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#ifndef BPF_F_TEST_XDP_LIVE_FRAMES
+#define BPF_F_TEST_XDP_LIVE_FRAMES (1U << 1)
+#endif
+
+static double now_ms(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const char *arg(int argc, char **argv, const char *name, const char *dflt) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (strcmp(argv[i], name) == 0) return argv[i + 1];
+  if (dflt == NULL) {
+    fprintf(stderr, "xdpgen: %s is required\n", name);
+    exit(2);
+  }
+  return dflt;
+}
+
+static int die(const char *what, int err) {
+  fprintf(stderr, "xdpgen: %s: %s\n", what, strerror(err < 0 ? -err : err));
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  const char *obj_path = arg(argc, argv, "--obj", NULL);
+  const char *dev = arg(argc, argv, "--dev", NULL);
+  const char *hex = arg(argc, argv, "--frame", NULL);
+  double seconds = atof(arg(argc, argv, "--seconds", "5"));
+  double cap = atof(arg(argc, argv, "--pps", "0"));
+  const char *cpu = arg(argc, argv, "--cpu", "");
+  const char *anchor = arg(argc, argv, "--anchor", NULL);
+
+  size_t len = strlen(hex) / 2;
+  if (len < 64 || len > 1792) { // xdpgen.bpf.c rewrites the first 64 bytes of each
+    fprintf(stderr, "xdpgen: frame of %zu bytes\n", len);
+    return 2;
+  }
+  unsigned char *frame = malloc(len);
+  for (size_t i = 0; i < len; i++) sscanf(hex + 2 * i, "%2hhx", &frame[i]);
+  if (*cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(atoi(cpu), &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) return die("sched_setaffinity", errno);
+  }
+  unsigned ifindex = if_nametoindex(dev);
+  if (ifindex == 0) return die(dev, errno);
+  unsigned anchor_ifindex = if_nametoindex(anchor);
+  if (anchor_ifindex == 0) return die(anchor, errno);
+
+  struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+  if (obj == NULL) return die(obj_path, errno);
+  // Only the generator runs here; the pass program is attached by `ip link`.
+  bpf_program__set_autoload(bpf_object__find_program_by_name(obj, "xbr_lab_pass"), false);
+  int err = bpf_object__load(obj);
+  if (err) return die("loading the BPF object", err);
+  int prog = bpf_program__fd(bpf_object__find_program_by_name(obj, "xbr_lab_gen"));
+  int map = bpf_map__fd(bpf_object__find_map_by_name(obj, "tx_port"));
+  __u32 key = 0;
+  if (bpf_map_update_elem(map, &key, &ifindex, 0) != 0) return die("tx_port", errno);
+  if (bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "head")), &key, frame, 0) != 0) return die("head", errno);
+  err = bpf_xdp_attach((int)anchor_ifindex, prog, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+  if (err) return die("attaching to the anchor device", err);
+
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+              .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+  // One call's count: uncapped, 8192 (the call's set-up is amortised); capped, 1 ms worth.
+  unsigned chunk = cap > 0 ? (unsigned)(cap / 1000 < 64 ? 64 : cap / 1000) : 8192;
+  unsigned long long sent = 0;
+  double t0 = now_ms(CLOCK_MONOTONIC), end = t0 + seconds * 1000, next_report = t0;
+  double cpu0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+  printf("started\n");
+  fflush(stdout);
+  for (;;) {
+    double now = now_ms(CLOCK_MONOTONIC);
+    if (now >= end) break;
+    if (now >= next_report) {
+      printf("t %.1f sent %llu\n", now - t0, sent);
+      fflush(stdout);
+      next_report += 100;
+    }
+    if (cap > 0) {
+      // ahead of the rate: sleep (not spin) until the next call is due
+      double due = t0 + (sent + chunk) / cap * 1000;
+      if (due > now) {
+        double ms = due - now < 1 ? due - now : 1;
+        struct timespec ts = {0, (long)(ms * 1e6)};
+        nanosleep(&ts, NULL);
+        continue;
+      }
+    }
+    opts.repeat = chunk;
+    err = bpf_prog_test_run_opts(prog, &opts);
+    if (err) {
+      bpf_xdp_detach((int)anchor_ifindex, XDP_FLAGS_DRV_MODE, NULL);
+      return die("BPF_PROG_RUN (live frames)", err);
+    }
+    sent += chunk;
+  }
+  double secs = (now_ms(CLOCK_MONOTONIC) - t0) / 1000;
+  printf("{\"sent\":%llu,\"seconds\":%.6f,\"pps\":%.0f,\"cpuMs\":%.1f}\n", sent, secs, sent / secs,
+         now_ms(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
+  bpf_xdp_detach((int)anchor_ifindex, XDP_FLAGS_DRV_MODE, NULL);
+  bpf_object__close(obj);
+  return 0;
+}
