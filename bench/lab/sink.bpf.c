@@ -12,3 +12,12 @@ __attribute__((section("xdp"), used)) int xbr_lab_sink(struct xdp_md *ctx) {
 }
 
 char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+
+// `--sink tc`: the same drop at tc ingress (clsact, direct action), for a CE veth
+// without an XDP program: frames reach it through the backlog as skbs, without the
+// per-frame NAPI run and the copy that an XDP program on a veth costs for an skb
+// without XDP headroom (what AF_XDP copy-mode TX sends).
+__attribute__((section("tc"), used)) int xbr_lab_sink_tc(struct __sk_buff *skb) {
+  (void)skb;
+  return 2; // TC_ACT_SHOT
+}

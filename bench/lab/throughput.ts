@@ -2,6 +2,7 @@
 //
 //   node dist/bench/lab/throughput.js [--seconds 2] [--sizes 64,550] [--workers 1,2]
 //        [--loss 0.001] [--steps 6] [--fill N] [--cpus auto|none] [--paths xbr,kernel] [--gen xdp|xsk]
+//        [--sink xdp|tc]
 //
 // --cpus auto (the default) pins the generator to the last CPU and xbr's workers to
 // the others (on 2 CPUs: the generator on CPU 1, every worker on CPU 0); none lets
@@ -17,7 +18,9 @@
 //           each size (fd00:4::1 -> fd00:6::2) that the BR namespace's kernel forwards
 //           from br4 to br6 — plain IPv6 forwarding, no translation: the baseline.
 // The CE side's veth runs an XDP program that drops every frame (bench/lab/sink.bpf.c),
-// so its rx counter counts exactly the frames the BR delivered.
+// so its rx counter counts exactly the frames the BR delivered; --sink tc drops them at
+// tc ingress instead (no XDP on the CE veth: no per-frame NAPI run there, and no copy
+// of xbr's copy-mode TX skbs, which lack XDP headroom; the count is the same).
 //
 // --gen picks the generator:
 //   xdp  (default) bench/lab/xdpgen.c: BPF_PROG_RUN in live-frames mode redirects the
@@ -378,7 +381,10 @@ async function main(): Promise<number> {
         // ND/NUD toward the CE must survive the sink dropping everything: pin the entry
         await ping(topo.inet, NET.ce.v6, { count: 1, src: NET.inet.v6 });
         topo.exec(topo.ns.br, 'ip', ['-6', 'neigh', 'replace', NET.ce.v6, 'lladdr', topo.mac(topo.ns.ce, NET.ce.dev), 'dev', NET.br.dev6, 'nud', 'permanent']);
-        topo.exec(topo.ns.ce, 'ip', ['link', 'set', 'dev', NET.ce.dev, 'xdpdrv', 'obj', sink, 'sec', 'xdp']);
+        if (opt('sink', 'xdp') === 'tc') {
+          topo.exec(topo.ns.ce, 'tc', ['qdisc', 'add', 'dev', NET.ce.dev, 'clsact']);
+          topo.exec(topo.ns.ce, 'tc', ['filter', 'add', 'dev', NET.ce.dev, 'ingress', 'bpf', 'direct-action', 'obj', sink, 'sec', 'tc']);
+        } else topo.exec(topo.ns.ce, 'ip', ['link', 'set', 'dev', NET.ce.dev, 'xdpdrv', 'obj', sink, 'sec', 'xdp']);
         // pinning (--cpus auto): the generator on the last CPU, the workers on the others
         if (gen.kind === 'xdp') topo.exec(topo.ns.inet, 'ip', ['link', 'add', GEN_ANCHOR, 'type', 'veth', 'peer', 'name', 'xgen1']);
         const n = cpus().length;
