@@ -8,8 +8,9 @@
 // Used by bench/dhcp4o6.bench.ts (figures for xbr and for Kea) and by the durability
 // test (a lease storm while the server is SIGKILLed). Bounded in count and time.
 import dgram from 'node:dgram';
-import { Dhcp4MessageType as T, ipv6FromBytes, ipv6ToBytes } from './codec/index.js';
+import { Dhcp4MessageType as T } from './codec/index.js';
 import { QueryFactory, readAnswer, type Offer } from './loadgen-wire.js';
+import { literalLookup } from './udp-lookup.js';
 
 export interface LoadOptions {
   host: string;
@@ -58,9 +59,16 @@ export interface LoadResult {
   rate: number;
 }
 
-/** The B4 address of simulated client n: one /48 each. */
+/**
+ * The B4 address of simulated client n: one /48 each, 2001:(0x1000 + n/65536):(n mod 65536)::1,
+ * written as RFC 5952 text (lower-case hex without leading zeros, the longest run of
+ * zero groups as "::", which takes the third group too when that is 0), so an ACK's
+ * b4 needs no parsing and re-printing.
+ */
 export function simB4(n: number): string {
-  return `2001:${(0x1000 + (n >>> 16)).toString(16)}:${(n & 0xffff).toString(16)}::1`;
+  const hi = (0x1000 + (n >>> 16)).toString(16);
+  const lo = n & 0xffff;
+  return lo === 0 ? `2001:${hi}::1` : `2001:${hi}:${lo.toString(16)}::1`;
 }
 
 interface Flight {
@@ -75,7 +83,7 @@ interface Flight {
 const dotted = (v: number) => `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const sock = dgram.createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4' });
+  const sock = dgram.createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
   await new Promise<void>((r) => sock.bind(o.localPort ?? 0, o.host.includes(':') ? '::' : '0.0.0.0', () => r()));
   try {
     sock.setRecvBufferSize(8 << 20);
@@ -144,7 +152,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           yiaddr: dotted(r.yiaddr),
           psid: r.pp?.psid ?? null,
           psidLen: r.pp?.psidLen ?? 0,
-          b4: ipv6FromBytes(ipv6ToBytes(simB4(f.n))), // RFC 5952 text
+          b4: simB4(f.n), // RFC 5952 text
           at: performance.now() - start,
         };
         res.acked.push(a);

@@ -75,6 +75,7 @@ import { openLeaseStore } from './store/open.js';
 import { RETIRED_POOL, storeConcurrency, type LeaseStore } from './store/types.js';
 import { Dhcp4Service, type RetiredLeases } from './v4.js';
 import { Dhcp6Service } from './v6.js';
+import { literalLookup } from './udp-lookup.js';
 
 export interface Dhcp4o6ServerOptions {
   config: XbrConfig;
@@ -349,7 +350,7 @@ export class Dhcp4o6Server {
     const endpoints = this.opts.listen ?? this.gen.dhcp.listen;
     for (const e of endpoints) {
       const { host, port } = parseEndpoint(e);
-      const sock = dgram.createSocket({ type: 'udp6', ipv6Only: true, reuseAddr: false });
+      const sock = dgram.createSocket({ type: 'udp6', ipv6Only: true, reuseAddr: false, lookup: literalLookup });
       // One send callback per socket, not a closure per reply.
       const sent = (err: Error | null) => this.counters.inc(err ? 'tx-error' : 'tx');
       sock.on('message', (msg, rinfo) => {

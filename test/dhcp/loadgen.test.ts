@@ -2,7 +2,7 @@
 // and its minimal answer reader agrees with the codec's decoder.
 import { describe, expect, it } from 'vitest';
 import { clientMessage, encodeQuery, simClient } from '../../src/dhcp/client.js';
-import { Dhcp4MessageType as T, encodeDhcp6Message, buildRelayReply, unwrapRelays, decodeDhcp6Message, dhcp4o6ToDhcp6, encodeDhcp4Message, emptyDhcp4Message, BOOTREPLY } from '../../src/dhcp/codec/index.js';
+import { Dhcp4MessageType as T, encodeDhcp6Message, buildRelayReply, unwrapRelays, decodeDhcp6Message, dhcp4o6ToDhcp6, encodeDhcp4Message, emptyDhcp4Message, BOOTREPLY, ipv6FromBytes, ipv6ToBytes } from '../../src/dhcp/codec/index.js';
 import { simB4 } from '../../src/dhcp/loadgen.js';
 import { QueryFactory, readAnswer } from '../../src/dhcp/loadgen-wire.js';
 
@@ -24,6 +24,16 @@ describe('load generator wire path', () => {
       });
     }
   }
+
+  it("writes a client's B4 address as the codec's RFC 5952 text", () => {
+    for (const n of [0, 1, 15, 16, 255, 4096, 65535, 65536, 65537, 131072, 123456, 0xfffffff, 0xefffffff]) {
+      const hi = 0x1000 + (n >>> 16);
+      const lo = n & 0xffff;
+      const octets = Uint8Array.of(0x20, 0x01, hi >>> 8, hi & 0xff, lo >>> 8, lo & 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+      expect(simB4(n)).toBe(ipv6FromBytes(octets));
+      expect(ipv6ToBytes(simB4(n))).toEqual(octets);
+    }
+  });
 
   it('reads an answer through relay replies like the codec', () => {
     const m = emptyDhcp4Message(BOOTREPLY);
