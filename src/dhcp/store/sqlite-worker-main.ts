@@ -7,8 +7,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { allocate, bind, decline, dropRetired, release, withdrawOffers } from '../leases.js';
 import { SqliteLeaseStore } from './sqlite.js';
 import type { LeaseTx } from './types.js';
-import type { WorkerReply, WorkerRequest } from './sqlite-worker.js';
-import { packAllocateResult, packBindResult, unpackHolder, unpackPlan } from './worker-wire.js';
+import { readRequests, writeAllocateResult, writeBindResult, writeError, writeValue, type Frame, type Request } from './worker-wire.js';
 
 const port = parentPort!;
 const store = new SqliteLeaseStore((workerData as { path: string }).path, 'full');
@@ -16,37 +15,37 @@ const store = new SqliteLeaseStore((workerData as { path: string }).path, 'full'
 /** Operations that change rows: run together in one transaction. */
 const WRITES = new Set(['allocate', 'bind', 'release', 'decline', 'withdraw', 'dropRetired', 'expire', 'setMeta']);
 
-function unit(r: WorkerRequest): (tx: LeaseTx) => Promise<unknown> {
-  const a = r[2] as never[];
-  switch (r[1]) {
-    // allocate and bind arrive packed, and their results leave packed (worker-wire.ts).
-    case 'allocate': {
-      const h = unpackHolder(a[0]);
-      const plan = unpackPlan(a[1]);
-      return async (tx) => packAllocateResult(await allocate(tx, h, plan, a[2], a[3]));
-    }
-    case 'bind': {
-      const h = unpackHolder(a[0]);
-      const p = a[1] as [number, number | null] | null;
-      const slot = p === null ? undefined : { ipv4: p[0], psid: p[1] };
-      return async (tx) => packBindResult(await bind(tx, h, slot, a[2], a[3], a[4], a[5]));
-    }
+/** A unit of the batch's transaction; it writes its own reply record (allocate and bind's as worker-wire.ts packs them). */
+function unit(r: Request): (tx: LeaseTx) => Promise<(f: Frame) => void> {
+  const a = r.args as never[];
+  const value = (v: unknown) => (f: Frame) => writeValue(f, r.id, v);
+  switch (r.op) {
+    case 'allocate':
+      return async (tx) => {
+        const res = await allocate(tx, a[0], a[1], a[2], a[3]);
+        return (f) => writeAllocateResult(f, r.id, res);
+      };
+    case 'bind':
+      return async (tx) => {
+        const res = await bind(tx, a[0], a[1], a[2], a[3], a[4], a[5]);
+        return (f) => writeBindResult(f, r.id, res);
+      };
     case 'release':
-      return (tx) => release(tx, a[0], a[1], a[2], a[3]);
+      return async (tx) => value(await release(tx, a[0], a[1], a[2], a[3]));
     case 'decline':
-      return (tx) => decline(tx, a[0], a[1], a[2], a[3]);
+      return async (tx) => value(await decline(tx, a[0], a[1], a[2], a[3]));
     case 'withdraw':
-      return (tx) => withdrawOffers(tx, a[0], a[1], a[2]);
+      return async (tx) => value(await withdrawOffers(tx, a[0], a[1], a[2]));
     case 'dropRetired':
-      return (tx) => dropRetired(tx, a[0], (a[1] as number | null) ?? undefined, a[2]);
+      return async (tx) => value(await dropRetired(tx, a[0], (a[1] as number | null) ?? undefined, a[2]));
     default:
-      throw new Error(`not a write: ${r[1]}`);
+      throw new Error(`not a write: ${r.op}`);
   }
 }
 
-async function read(r: WorkerRequest): Promise<unknown> {
-  const a = r[2] as never[];
-  switch (r[1]) {
+async function read(r: Request): Promise<unknown> {
+  const a = r.args as never[];
+  switch (r.op) {
     case 'init':
       return store.init(a[0]);
     case 'active':
@@ -58,46 +57,46 @@ async function read(r: WorkerRequest): Promise<unknown> {
     case 'close':
       return store.close();
     default:
-      throw new Error(`unknown op ${r[1]}`);
+      throw new Error(`unknown op ${r.op}`);
   }
 }
 
-async function handle(reqs: WorkerRequest[]): Promise<WorkerReply[]> {
-  const out: WorkerReply[] = [];
-  const failed = (r: WorkerRequest, e: unknown): WorkerReply => [r[0], false, e instanceof Error ? e.message : String(e)];
+/** Runs the requests in order (runs of writes as one transaction each) and returns the reply frame. */
+async function handle(reqs: Request[]): Promise<Frame> {
+  const out: Frame = [];
+  const failed = (r: Request, e: unknown) => writeError(out, r.id, e instanceof Error ? e.message : String(e));
   let i = 0;
   while (i < reqs.length) {
-    if (!WRITES.has(reqs[i][1])) {
+    if (!WRITES.has(reqs[i].op)) {
       const r = reqs[i++];
       try {
-        out.push([r[0], true, await read(r)]);
+        writeValue(out, r.id, await read(r));
       } catch (e) {
-        out.push(failed(r, e));
+        failed(r, e);
       }
       continue;
     }
     let j = i;
-    while (j < reqs.length && WRITES.has(reqs[j][1])) j++;
+    while (j < reqs.length && WRITES.has(reqs[j].op)) j++;
     const run = reqs.slice(i, j);
     i = j;
     // expire and setMeta have their own transactions in the store; the rest share one.
-    const special = run.filter((r) => r[1] === 'expire' || r[1] === 'setMeta');
-    const ops = run.filter((r) => r[1] !== 'expire' && r[1] !== 'setMeta');
+    const special = run.filter((r) => r.op === 'expire' || r.op === 'setMeta');
+    const ops = run.filter((r) => r.op !== 'expire' && r.op !== 'setMeta');
     if (ops.length > 0) {
       try {
-        const values = await store.transaction(ops.map(unit));
-        ops.forEach((r, k) => out.push([r[0], true, values[k]]));
+        const replies = await store.transaction(ops.map(unit));
+        for (const w of replies) w(out);
       } catch (e) {
-        for (const r of ops) out.push(failed(r, e));
+        for (const r of ops) failed(r, e);
       }
     }
     for (const r of special) {
       try {
-        const a = r[2] as never[];
-        const value = r[1] === 'expire' ? await store.expire(a[0], a[1]) : await store.setMeta(a[0], a[1]);
-        out.push([r[0], true, value]);
+        const a = r.args as never[];
+        writeValue(out, r.id, r.op === 'expire' ? await store.expire(a[0], a[1]) : await store.setMeta(a[0], a[1]));
       } catch (e) {
-        out.push(failed(r, e));
+        failed(r, e);
       }
     }
   }
@@ -105,11 +104,11 @@ async function handle(reqs: WorkerRequest[]): Promise<WorkerReply[]> {
 }
 
 let busy = Promise.resolve();
-port.on('message', (first: WorkerRequest[]) => {
+port.on('message', (first: Frame) => {
   busy = busy.then(async () => {
-    const reqs = [...first];
+    const reqs = readRequests(first);
     // Everything else already waiting joins this batch.
-    for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) reqs.push(...(m.message as WorkerRequest[]));
+    for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) reqs.push(...readRequests(m.message as Frame));
     port.postMessage(await handle(reqs));
   });
 });

@@ -7,48 +7,43 @@
 // message, and the worker folds every message waiting for it into one transaction
 // (synchronous=FULL: the COMMIT returns after the WAL is fsynced), so the group
 // commit happens there. A result — and so a reply — comes back only after its COMMIT.
-// allocate and bind, and their results, cross packed (worker-wire.ts).
+// Requests and replies cross as flat frames (worker-wire.ts).
 import { Worker } from 'node:worker_threads';
 import type { AllocationPlan } from '../allocator.js';
 import type { LeaseService, Slot } from '../lease-service.js';
 import type { AllocateResult, BindResult, Holder, RequestKind } from '../leases.js';
 import type { GroupCommitStats } from './group-commit.js';
 import type { LeaseRow, LeaseStore, PoolSlots } from './types.js';
-import { packHolder, packPlan, unpackAllocateResult, unpackBindResult, type PackedAllocateResult, type PackedBindResult } from './worker-wire.js';
-
-/** [id, op, args]: arrays, not objects (worker-wire.ts: cheaper to clone). */
-export type WorkerRequest = [id: number, op: string, args: unknown[]];
-
-/** [id, true, value] or [id, false, error message]. */
-export type WorkerReply = [id: number, ok: true, value: unknown] | [id: number, ok: false, error: string];
+import { readReplies, writeAllocate, writeBind, writeCall, type Frame } from './worker-wire.js';
 
 export class SqliteWorkerStore implements LeaseStore, LeaseService {
   readonly kind = 'sqlite' as const;
   readonly stats: GroupCommitStats = { transactions: 0, units: 0, failedTransactions: 0, largestBatch: 0 };
   private readonly worker: Worker;
   private nextId = 1;
-  private outbox: WorkerRequest[] = [];
+  /** The requests of this event-loop turn: one frame (worker-wire.ts). */
+  private outbox: Frame = [];
   private scheduled = false;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; unpack?: (v: never) => unknown }>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private dead: Error | undefined;
   private closed = false;
 
   constructor(path: string) {
     this.worker = new Worker(new URL('./sqlite-worker-main.js', import.meta.url), { workerData: { path } });
-    this.worker.on('message', (replies: WorkerReply[]) => {
-      this.stats.transactions++;
-      this.stats.units += replies.length;
-      if (replies.length > this.stats.largestBatch) this.stats.largestBatch = replies.length;
-      for (const r of replies) {
-        const p = this.pending.get(r[0]);
-        if (p === undefined) continue;
-        this.pending.delete(r[0]);
-        if (r[1]) p.resolve(p.unpack === undefined ? r[2] : p.unpack(r[2] as never));
+    this.worker.on('message', (replies: Frame) => {
+      const n = readReplies(replies, (id, ok, value) => {
+        const p = this.pending.get(id);
+        if (p === undefined) return;
+        this.pending.delete(id);
+        if (ok) p.resolve(value);
         else {
           this.stats.failedTransactions++;
-          p.reject(new Error(r[2]));
+          p.reject(new Error(value as string));
         }
-      }
+      });
+      this.stats.transactions++;
+      this.stats.units += n;
+      if (n > this.stats.largestBatch) this.stats.largestBatch = n;
     });
     const fail = (e: Error) => {
       this.dead = e;
@@ -60,16 +55,16 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
   }
 
   private call<T>(op: string, ...args: unknown[]): Promise<T> {
-    return this.callPacked(op, args);
+    return this.request((f, id) => writeCall(f, id, op, args));
   }
 
-  /** `unpack` turns the worker's packed result into the caller's value (worker-wire.ts). */
-  private callPacked<T>(op: string, args: unknown[], unpack?: (v: never) => T): Promise<T> {
+  /** `write` puts the request, under the id given, into this turn's frame. */
+  private request<T>(write: (f: Frame, id: number) => void): Promise<T> {
     if (this.dead !== undefined) return Promise.reject(this.dead);
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, unpack });
-      this.outbox.push([id, op, args]);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      write(this.outbox, id);
       if (!this.scheduled) {
         this.scheduled = true;
         // One message per event-loop turn: everything the datagrams of this turn asked for.
@@ -114,11 +109,10 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
 
   // ---- LeaseService
   allocate(h: Holder, plan: AllocationPlan, now: number, offerUntil: number): Promise<AllocateResult> {
-    return this.callPacked('allocate', [packHolder(h), packPlan(plan), now, offerUntil], unpackAllocateResult);
+    return this.request((f, id) => writeAllocate(f, id, h, plan, now, offerUntil));
   }
   bind(h: Holder, slot: Slot, eligible: readonly string[], kind: RequestKind, now: number, leaseUntil: number): Promise<BindResult> {
-    const packedSlot = slot === undefined ? null : [slot.ipv4, slot.psid];
-    return this.callPacked('bind', [packHolder(h), packedSlot, eligible, kind, now, leaseUntil], unpackBindResult);
+    return this.request((f, id) => writeBind(f, id, h, slot, eligible, kind, now, leaseUntil));
   }
   release(client: string, slot: Slot, eligible: readonly string[], now: number): Promise<LeaseRow | null> {
     return this.call('release', client, slot, eligible, now);
