@@ -15,7 +15,7 @@ import { v4to6 } from './xlat/v4to6';
 import { v6to4 } from './xlat/v6to4';
 import { encap4, decap6, encapHairpin } from './encap/tunnel';
 import { reasmSweep } from './encap/reasm';
-import { prefetchBatch } from './encap/prefetch';
+import { prefetchBatch, prefetchOn, sink } from './encap/prefetch';
 import { resetPacketTrace } from './map/trace';
 
 // Room the core needs in front of a packet: IPv4 -> IPv6 grows it by 20 bytes
@@ -85,12 +85,31 @@ function released(p: usize, len: u32): void {
   }
 }
 
+/**
+ * Loads the first two cache lines of every frame of the batch (the headers the paths
+ * read and rewrite) in a loop that does nothing else. A received frame was written
+ * by the kernel on another CPU (AF_XDP: the XDP side copies it into the UMEM where it
+ * was received), so its lines are not in this CPU's cache; handled one packet after
+ * another, each packet would wait for its own misses. Independent loads in a tight
+ * loop keep many misses in flight at once (WebAssembly has no prefetch instruction;
+ * see encap/prefetch.ts for the same idea applied to the binding table).
+ */
+function touchFrames(n: u32): void {
+  let acc: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const p = <usize>load<u32>(rxBase + (<usize>i << 3));
+    acc += <u32>load<u8>(p) + <u32>load<u8>(p + 64);
+  }
+  sink += acc;
+}
+
 /** Handles the n descriptors of the rx array; returns how many the tx array holds. */
 export function processBatch(n: u32, now: f64): u32 {
   resetTx();
   tick(now);
   sweep(8);
   reasmSweep(); // outer IPv6 fragments waiting for reassembly (encap modes)
+  if (prefetchOn) touchFrames(n);
   if (mode != MODE_MAPT) prefetchBatch(n); // the batch's binding-table slots, misses overlapped
   for (let i: u32 = 0; i < n; i++) {
     const d = rxBase + (<usize>i << 3);
