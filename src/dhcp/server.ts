@@ -67,7 +67,7 @@ import {
   type Duid,
 } from './codec/index.js';
 import { buildPools, checkPools, poolChanges, type Dhcp4o6Config, type Pool, type PoolChanges } from './allocator.js';
-import { bindingOf, MapBindingSink, TrackingSink, type BindingSink } from './bindings.js';
+import { bindingOf, MapBindingSink, slotKey, slotOfKey, TrackingSink, type BindingSink } from './bindings.js';
 import { Counters } from './counters.js';
 import { ExpirySweeper } from './expiry.js';
 import { StoreLeaseService, type LeaseService } from './lease-service.js';
@@ -330,17 +330,17 @@ export class Dhcp4o6Server {
    */
   private async resync(): Promise<void> {
     const now = (this.opts.now ?? Date.now)();
-    const active = new Set<string>();
+    const active = new Set<number>();
     for (const row of await this.store.active(now)) {
       const b = bindingOf(row);
       if (b === null) continue;
-      active.add(`${b.ipv4 >>> 0}/${b.psid}`);
+      active.add(slotKey(b.ipv4, b.psid));
       this.out.put(b);
     }
     for (const k of [...this.out.keys]) {
       if (active.has(k)) continue;
-      const [v4, psid] = k.split('/').map(Number);
-      this.out.remove(v4, psid);
+      const { ipv4, psid } = slotOfKey(k);
+      this.out.remove(ipv4, psid);
     }
     this.counters.inc('resyncs');
   }
