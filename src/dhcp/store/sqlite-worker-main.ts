@@ -2,7 +2,8 @@
 // the lease operations of leases.ts against SqliteLeaseStore with synchronous=FULL:
 // every message it finds waiting when it starts a transaction joins that transaction
 // (group commit), so one fsync — which blocks only this thread — covers all of them,
-// and every result is posted back only after its COMMIT returned.
+// and every result is posted back only after its COMMIT returned — except DHCPDISCOVER's
+// offers, which leave just before it (see handle()).
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { allocate, bind, decline, dropRetired, release, withdrawOffers } from '../leases.js';
 import { SqliteLeaseStore } from './sqlite.js';
@@ -84,11 +85,23 @@ async function handle(reqs: Request[]): Promise<Frame> {
     const special = run.filter((r) => r.op === 'expire' || r.op === 'setMeta');
     const ops = run.filter((r) => r.op !== 'expire' && r.op !== 'setMeta');
     if (ops.length > 0) {
+      // DHCPDISCOVER's results (OFFERs) leave before the COMMIT, in a frame of their
+      // own: RFC 2131 section 4.3.1 lets a server offer an address without recording
+      // the offer ("need not reserve the offered network address"), so an offer need
+      // not wait for the fsync that every ACK waits for. Should the transaction fail
+      // after all, the offered rows were never stored: the client's REQUEST then finds
+      // no offer and is NAKed (RFC 2131 4.3.2), and it starts over.
+      const early = (replies: readonly ((f: Frame) => void)[]) => {
+        const f: Frame = [];
+        for (let k = 0; k < ops.length; k++) if (ops[k].op === 'allocate') replies[k](f);
+        if (f.length > 0) port.postMessage({ offers: f });
+      };
       try {
-        const replies = await store.transaction(ops.map(unit));
-        for (const w of replies) w(out);
+        const replies = await store.transactionThen(ops.map(unit), early);
+        // everything else (ACKs above all) only now that it is durable
+        for (let k = 0; k < ops.length; k++) if (ops[k].op !== 'allocate') replies[k](out);
       } catch (e) {
-        for (const r of ops) failed(r, e);
+        for (const r of ops) failed(r, e); // allocate's were answered already: ignored there
       }
     }
     for (const r of special) {

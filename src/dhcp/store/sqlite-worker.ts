@@ -26,12 +26,17 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
   private scheduled = false;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private dead: Error | undefined;
+  /** Units of the transaction in progress already answered in its offers frame. */
+  private offered = 0;
   private closed = false;
 
   constructor(path: string) {
     this.worker = new Worker(new URL('./sqlite-worker-main.js', import.meta.url), { workerData: { path } });
-    this.worker.on('message', (replies: Frame) => {
-      const n = readReplies(replies, (id, ok, value) => {
+    // A transaction's replies come as one frame after its COMMIT; its offers, if any,
+    // as { offers: frame } just before it (sqlite-worker-main.ts handle()).
+    this.worker.on('message', (m: Frame | { offers: Frame }) => {
+      const early = !Array.isArray(m);
+      const n = readReplies(early ? m.offers : m, (id, ok, value) => {
         const p = this.pending.get(id);
         if (p === undefined) return;
         this.pending.delete(id);
@@ -41,9 +46,15 @@ export class SqliteWorkerStore implements LeaseStore, LeaseService {
           p.reject(new Error(value as string));
         }
       });
-      this.stats.transactions++;
       this.stats.units += n;
-      if (n > this.stats.largestBatch) this.stats.largestBatch = n;
+      if (early) {
+        this.offered += n;
+        return;
+      }
+      this.stats.transactions++;
+      const units = n + this.offered;
+      this.offered = 0;
+      if (units > this.stats.largestBatch) this.stats.largestBatch = units;
     });
     const fail = (e: Error) => {
       this.dead = e;

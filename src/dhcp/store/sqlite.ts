@@ -217,11 +217,21 @@ export class SqliteLeaseStore implements LeaseStore {
   }
 
   async transaction<T>(units: readonly ((tx: LeaseTx) => Promise<T>)[]): Promise<T[]> {
+    return this.transactionThen(units);
+  }
+
+  /**
+   * transaction(), and `beforeCommit` sees the units' results once all of them ran and
+   * before the COMMIT (the SQLite worker answers DHCPDISCOVERs there: an offer need not
+   * be durable, sqlite-worker-main.ts); if it throws, nothing commits.
+   */
+  async transactionThen<T>(units: readonly ((tx: LeaseTx) => Promise<T>)[], beforeCommit?: (results: readonly T[]) => void): Promise<T[]> {
     const body = async (): Promise<T[]> => {
       this.db.exec('BEGIN IMMEDIATE');
       const out: T[] = [];
       try {
         for (const u of units) out.push(await u(this.tx));
+        beforeCommit?.(out);
         this.db.exec('COMMIT'); // synchronous=FULL: synced here; NORMAL: written, synced below
       } catch (e) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
