@@ -96,7 +96,16 @@ export interface Dhcp4o6ServerOptions {
   sqliteWorker?: boolean;
   now?: () => number;
   log?: (line: string) => void;
+  /**
+   * How long a reload that changes the pools waits for the messages in flight to finish
+   * (ms; default RELOAD_DRAIN_MS). Past it the reload is refused and the running pools
+   * stay: a lease store that stopped answering must not hang every later reload.
+   */
+  reloadDrainMs?: number;
 }
+
+/** Default of Dhcp4o6ServerOptions.reloadDrainMs: far above any commit, short enough for an operator waiting on `xbr reload`. */
+export const RELOAD_DRAIN_MS = 10_000;
 
 export interface Source {
   address: string;
@@ -405,6 +414,20 @@ export class Dhcp4o6Server {
     }
   }
 
+  /** drained(), or a refusal of the reload once `ms` passed (nothing has changed yet: the old pools stay). */
+  private async drainedWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+    try {
+      const done = await Promise.race([this.drained().then(() => true as const), late]);
+      if (!done) {
+        throw new Error(`dhcp4o6: ${this.inFlight} message(s) still in flight after ${ms} ms (is the lease store answering?): reload refused, the running pools stay`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Resolves when no message is between the gate and its reply. */
   private drained(): Promise<void> {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.drainWaiters.push(r));
@@ -583,7 +606,7 @@ export class Dhcp4o6Server {
         this.waited = 0;
         try {
           drained = this.inFlight;
-          await this.drained();
+          await this.drainedWithin(this.opts.reloadDrainMs ?? RELOAD_DRAIN_MS);
           this.retiredHeld = await this.store.init(pools);
           this.reshapeDue = false;
           this.gen = next;
