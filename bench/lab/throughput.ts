@@ -65,11 +65,11 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmS
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { machineLine, writeResults } from '../report.js';
-import { ethernet, ipv4, ipv6, udp } from '../../src/packets/build.js';
 import { labMissing } from './prereq.js';
+import { buildBpf, buildGenerator, frameFor, genDescription, GEN_ANCHOR, type Generator } from './generator.js';
 import { Topology, NET } from './topology.js';
 import { Xbr } from './xbr.js';
-import { sh, spawnProc, stopProc, labScript, labAsset, sleep, root } from './proc.js';
+import { spawnProc, stopProc, labScript, sleep, root } from './proc.js';
 import { ping } from './traffic.js';
 
 export interface Trial {
@@ -110,48 +110,6 @@ function cpuTimes(): { busy: number; total: number; task: number } {
   const total = f.reduce((a, b) => a + b, 0);
   const idle = (f[3] ?? 0) + (f[4] ?? 0);
   return { busy: total - idle, total, task: (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) };
-}
-
-function frameFor(path: 'xbr' | 'kernel', size: number, srcMac: string, dstMac: string): Uint8Array {
-  const l3 = path === 'xbr' ? 20 : 40;
-  const payload = new Uint8Array(Math.max(0, size - 14 - l3 - 8));
-  const transport = udp({ sport: 5353, dport: 7000, payload });
-  const ip =
-    path === 'xbr'
-      ? ipv4({ src: NET.inet.v4, dst: NET.full.v4, ttl: 64, payload: transport })
-      : ipv6({ src: NET.inet.v6, dst: NET.ce.v6, hopLimit: 64, payload: transport });
-  return ethernet({ src: srcMac, dst: dstMac, payload: ip });
-}
-
-/** Compiles one of the lab's BPF programs (clang -target bpf), returns the object's path. */
-function buildBpf(dir: string, name: string): string {
-  const out = join(dir, `${name}.bpf.o`);
-  const multiarch = sh('gcc', ['-print-multiarch']).trim();
-  sh('clang', ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${multiarch}`, '-c', labAsset(`${name}.bpf.c`), '-o', out], 60_000);
-  return out;
-}
-
-/** The generator: its kind and, for 'xdp', the built program and driver (xdpgen.c). */
-export interface Generator {
-  kind: 'xdp' | 'xsk';
-  obj: string;
-  bin: string;
-}
-
-function genDescription(kind: 'xdp' | 'xsk'): string {
-  return kind === 'xdp'
-    ? '`--gen xdp` (bench/lab/xdpgen.c: BPF_PROG_RUN live frames, XDP redirect; one receive queue)'
-    : '`--gen xsk` (bench/lab/gen.ts: AF_XDP TX, skbs without XDP headroom)';
-}
-
-/** A veth in the generator's namespace that carries nothing: xdpgen.c keeps its program attached there. */
-const GEN_ANCHOR = 'xgen0';
-
-function buildGenerator(dir: string, kind: 'xdp' | 'xsk'): Generator {
-  if (kind === 'xsk') return { kind, obj: '', bin: '' };
-  const bin = join(dir, 'xdpgen');
-  sh('cc', ['-O2', '-Wall', '-o', bin, labAsset('xdpgen.c'), '-lbpf'], 60_000);
-  return { kind, obj: buildBpf(dir, 'xdpgen'), bin };
 }
 
 /**
