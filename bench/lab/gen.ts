@@ -1,4 +1,5 @@
-// The lab's packet generator: blasts one prebuilt Ethernet frame out of an
+// The lab bench's AF_XDP generator (`--gen xsk`; the default is the in-kernel
+// xdpgen.c, see throughput.ts for why): blasts one prebuilt Ethernet frame out of an
 // interface through AF_XDP TX sockets of the project's own shim (native/), one per
 // queue, from a WebAssembly.Memory that is the UMEM: frames are written once, then
 // only descriptors move, a batch per call (the kernel's copy-mode TX builds an skb
