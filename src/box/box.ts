@@ -40,6 +40,7 @@ import {
   type ReloadResult,
   type SubscriberCounters,
 } from './types.js';
+import { Serial } from '../serial.js';
 
 /**
  * The lease side of a box: a 4o6 server and its lease store. The server pushes its
@@ -66,15 +67,6 @@ export interface BoxOptions {
   clock?: () => number;
 }
 
-/** Serializes async work: each call runs after the previous one settled. */
-class Serial {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.tail.then(fn, fn);
-    this.tail = p.catch(() => undefined);
-    return p;
-  }
-}
 
 export class RunningBox implements BoxSource {
   private cfg: XbrConfig;

@@ -76,6 +76,7 @@ import { RETIRED_POOL, storeConcurrency, type LeaseStore } from './store/types.j
 import { Dhcp4Service, type RetiredLeases } from './v4.js';
 import { Dhcp6Service } from './v6.js';
 import { literalLookup } from './udp-lookup.js';
+import { Serial } from '../serial.js';
 
 export interface Dhcp4o6ServerOptions {
   config: XbrConfig;
@@ -170,15 +171,6 @@ export interface ReconfigureResult extends PoolChanges {
   waited: number;
 }
 
-/** Runs async work one piece at a time (reconfigure, reshape). */
-class Serial {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.tail.then(fn, fn);
-    this.tail = p.catch(() => undefined);
-    return p;
-  }
-}
 
 export class Dhcp4o6Server {
   readonly counters = new Counters();
