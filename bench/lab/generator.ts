@@ -39,7 +39,7 @@ export interface Generator {
 
 export function genDescription(kind: 'xdp' | 'xsk'): string {
   return kind === 'xdp'
-    ? '`--gen xdp` (bench/lab/xdpgen.c: BPF_PROG_RUN live frames, XDP redirect; one receive queue)'
+    ? '`--gen xdp` (bench/lab/xdpgen.c: BPF_PROG_RUN live frames, XDP redirect; N workers: a sender on the CPU of each queue)'
     : '`--gen xsk` (bench/lab/gen.ts: AF_XDP TX, skbs without XDP headroom)';
 }
 
@@ -49,6 +49,6 @@ export const GEN_ANCHOR = 'xgen0';
 export function buildGenerator(dir: string, kind: 'xdp' | 'xsk'): Generator {
   if (kind === 'xsk') return { kind, obj: '', bin: '' };
   const bin = join(dir, 'xdpgen');
-  sh('cc', ['-O2', '-Wall', '-o', bin, labAsset('xdpgen.c'), '-lbpf'], 60_000);
+  sh('cc', ['-O2', '-Wall', '-o', bin, labAsset('xdpgen.c'), '-lbpf', '-lpthread'], 60_000);
   return { kind, obj: buildBpf(dir, 'xdpgen'), bin };
 }

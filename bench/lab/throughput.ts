@@ -4,10 +4,11 @@
 //        [--loss 0.001] [--steps 6] [--fill N] [--cpus auto|none] [--paths xbr,kernel] [--gen xdp|xsk]
 //        [--sink xdp|tc]
 //
-// --cpus auto (the default) pins the generator to the last CPU and xbr's workers to
-// the others (on 2 CPUs: the generator on CPU 1, every worker on CPU 0); none lets
-// the scheduler place them (then 2 workers and the generator, three busy threads,
-// fight over 2 cores).
+// --cpus auto (the default) pins the generator and xbr's workers (placement()):
+// with 1 worker the generator on the last CPU and the worker on CPU 0; with N workers
+// and the XDP generator, one generator sender, one receive queue and one worker per
+// CPU 0..N-1; with the xsk generator, the generator on the last CPU and the workers
+// on the others. none lets the scheduler place them.
 //        [--wait-quiet S] [--record]
 //
 // For each worker count N (a lab whose veths have N queues, xbr with N workers):
@@ -29,9 +30,10 @@
 //        CPU into a dropping peer), so neither path is limited by the generator. On
 //        veth a frame's receive work runs on the sending CPU: the kernel's whole
 //        forwarding runs on the generator's CPU, and so do xbr's XDP program and the
-//        copy into the UMEM; xbr's workers run on the other CPU(s). All frames enter
-//        one receive queue (veth picks it by the sending CPU), so 2 workers get the
-//        traffic of one queue.
+//        copy into the UMEM. veth picks the receive queue by the sending CPU: with one
+//        worker the generator has a CPU of its own and xbr's worker the other; with N
+//        workers it sends from each of CPUs 0..N-1, so each queue's frames arrive,
+//        are received (or forwarded by the kernel) and are translated on one CPU.
 //   xsk  bench/lab/gen.ts: AF_XDP TX through the project's shim, one socket per queue
 //        (spreads over queues). Each frame becomes an skb without XDP headroom: the
 //        BR's veth copies it again for XDP, on the generator's CPU, and the kernel
@@ -298,6 +300,22 @@ async function waitQuiet(waitS: number): Promise<number> {
   }
 }
 
+/**
+ * Where the generator and the workers run (--cpus auto; none: the scheduler decides).
+ * One worker: the generator on the last CPU, the worker on CPU 0. N workers (N queues)
+ * with the XDP generator, N <= CPUs: queue q's generator sender, receive work and
+ * worker all on CPU q, as RSS spreads a NIC's queues (xdpgen.c). Otherwise (the xsk
+ * generator) the generator on the last CPU and the workers on the others.
+ */
+function placement(pin: string, gen: 'xdp' | 'xsk', workers: number, online: number): { genCpu: string; workerCpus: number[] } {
+  if (pin !== 'auto') return { genCpu: '', workerCpus: [] };
+  if (workers > 1 && gen === 'xdp' && workers <= online) {
+    const each = Array.from({ length: workers }, (_, q) => q);
+    return { genCpu: each.join(','), workerCpus: each };
+  }
+  return { genCpu: String(online - 1), workerCpus: Array.from({ length: workers }, (_, i) => i % Math.max(1, online - 1)) };
+}
+
 function disturbed(cases: Case[]): boolean {
   return cases.some((c) => [c.saturation, c.ndr].some((t) => t !== null && t.othersCores >= 0.15));
 }
@@ -343,11 +361,14 @@ async function main(): Promise<number> {
           topo.exec(topo.ns.ce, 'tc', ['qdisc', 'add', 'dev', NET.ce.dev, 'clsact']);
           topo.exec(topo.ns.ce, 'tc', ['filter', 'add', 'dev', NET.ce.dev, 'ingress', 'bpf', 'direct-action', 'obj', sink, 'sec', 'tc']);
         } else topo.exec(topo.ns.ce, 'ip', ['link', 'set', 'dev', NET.ce.dev, 'xdpdrv', 'obj', sink, 'sec', 'xdp']);
-        // pinning (--cpus auto): the generator on the last CPU, the workers on the others
         if (gen.kind === 'xdp') topo.exec(topo.ns.inet, 'ip', ['link', 'add', GEN_ANCHOR, 'type', 'veth', 'peer', 'name', 'xgen1']);
-        const n = cpus().length;
-        const genCpu = pin === 'auto' ? String(n - 1) : '';
-        const xbrArgs = pin === 'auto' ? ['--cpus', Array.from({ length: workers }, (_, i) => String(i % Math.max(1, n - 1))).join(',')] : [];
+        const { genCpu, workerCpus } = placement(pin, gen.kind, workers, cpus().length);
+        const xbrArgs = workerCpus.length > 0 ? ['--cpus', workerCpus.join(',')] : [];
+        // The kernel path's transmit queue on br6, as a multi-queue NIC driver sets XPS:
+        // CPU q sends on queue q (without it every CPU hashes the one flow to the same
+        // queue and the CE veth's ring, and they contend for it). xbr's sockets send on
+        // their own queue regardless.
+        if (workers > 1) for (let q = 0; q < workers; q++) topo.exec(topo.ns.br, 'sh', ['-c', `echo ${(1 << q).toString(16)} > /sys/class/net/${NET.br.dev6}/queues/tx-${q}/xps_cpus`]);
         const fill = opt('fill', '');
         if (fill !== '') xbrArgs.push('--fill', fill);
         xbr = await Xbr.start(topo, topo.writeConfig(), { args: xbrArgs });

@@ -4,7 +4,13 @@
 // cheapest way to put frames on a veth, so that the generator's CPU is left to what
 // the receiving side does with them (on veth that runs on the sending CPU).
 //
-//   xdpgen --obj xdpgen.bpf.o --dev IF --anchor IF2 --frame HEX --seconds S [--pps R] [--cpu C]
+//   xdpgen --obj xdpgen.bpf.o --dev IF --anchor IF2 --frame HEX --seconds S [--pps R] [--cpu C[,C2...]]
+//
+// --cpu with a list starts one sender thread per CPU, each pinned to its CPU and
+// sending its share of --pps. On a veth the receiving queue is picked by the sending
+// CPU (veth_xdp_xmit: smp_processor_id() modulo the peer's queue count), so senders
+// on CPUs 0..N-1 fill N receive queues, queue q's receive work running on CPU q —
+// the way RSS spreads a NIC's traffic over its queues and their CPUs.
 //
 // --anchor names a spare device (the lab makes a veth pair that carries no traffic)
 // to which the program stays attached while the generator runs. Why: every
@@ -18,7 +24,7 @@
 // the rate: frames go in calls of at most 1 ms worth, and the generator sleeps when
 // ahead. Within a call the kernel sends batches of 64 and lets the receiver's softirq
 // run after each, so a call is not one burst of its whole count.
-// Built by bench/lab/throughput.ts: cc -O2 xdpgen.c -lbpf (and clang -g -target bpf
+// Built by bench/lab/generator.ts: cc -O2 xdpgen.c -lbpf -lpthread (and clang -g -target bpf
 // for xdpgen.bpf.c: its map is declared with BTF)
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -26,12 +32,16 @@
 #include <errno.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#define MAX_SENDERS 64
 
 #ifndef BPF_F_TEST_XDP_LIVE_FRAMES
 #define BPF_F_TEST_XDP_LIVE_FRAMES (1U << 1)
@@ -58,13 +68,70 @@ static int die(const char *what, int err) {
   return 1;
 }
 
+struct sender {
+  pthread_t thread;
+  int cpu; // -1: not pinned
+  int prog;
+  const unsigned char *frame;
+  size_t len;
+  double cap; // this sender's share of --pps, 0 = unthrottled
+  double t0, end;
+  _Atomic unsigned long long sent;
+  int err;
+  const char *what; // what failed, with err
+};
+
+// One sender: BPF_PROG_RUN runs on the calling CPU, so pinning the thread picks the queue.
+static void *send_loop(void *arg) {
+  struct sender *s = arg;
+  if (s->cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(s->cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+      s->err = -errno;
+      s->what = "sched_setaffinity";
+      return NULL;
+    }
+  }
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = s->frame, .data_size_in = (__u32)s->len,
+              .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+  // One call's count: uncapped, 8192 (the call's set-up is amortised); capped, 1 ms worth.
+  unsigned chunk = s->cap > 0 ? (unsigned)(s->cap / 1000 < 64 ? 64 : s->cap / 1000) : 8192;
+  unsigned long long sent = 0;
+  for (;;) {
+    double now = now_ms(CLOCK_MONOTONIC);
+    if (now >= s->end) break;
+    if (s->cap > 0) {
+      // ahead of the rate: sleep (not spin) until the next call is due
+      double due = s->t0 + (sent + chunk) / s->cap * 1000;
+      if (due > now) {
+        double ms = due - now < 1 ? due - now : 1;
+        struct timespec ts = {0, (long)(ms * 1e6)};
+        nanosleep(&ts, NULL);
+        continue;
+      }
+    }
+    opts.repeat = chunk;
+    int err = bpf_prog_test_run_opts(s->prog, &opts);
+    if (err) {
+      s->err = err;
+      s->what = "BPF_PROG_RUN (live frames)";
+      break;
+    }
+    sent += chunk;
+    s->sent = sent;
+  }
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   const char *obj_path = arg(argc, argv, "--obj", NULL);
   const char *dev = arg(argc, argv, "--dev", NULL);
   const char *hex = arg(argc, argv, "--frame", NULL);
   double seconds = atof(arg(argc, argv, "--seconds", "5"));
   double cap = atof(arg(argc, argv, "--pps", "0"));
-  const char *cpu = arg(argc, argv, "--cpu", "");
+  const char *cpu_list = arg(argc, argv, "--cpu", "");
   const char *anchor = arg(argc, argv, "--anchor", NULL);
 
   size_t len = strlen(hex) / 2;
@@ -74,11 +141,12 @@ int main(int argc, char **argv) {
   }
   unsigned char *frame = malloc(len);
   for (size_t i = 0; i < len; i++) sscanf(hex + 2 * i, "%2hhx", &frame[i]);
-  if (*cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(atoi(cpu), &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) return die("sched_setaffinity", errno);
+  int cpus[MAX_SENDERS];
+  int n = 0;
+  if (*cpu_list) {
+    for (const char *c = cpu_list; *c && n < MAX_SENDERS; c = strchr(c, ',') ? strchr(c, ',') + 1 : c + strlen(c)) cpus[n++] = atoi(c);
+  } else {
+    cpus[n++] = -1;
   }
   unsigned ifindex = if_nametoindex(dev);
   if (ifindex == 0) return die(dev, errno);
@@ -99,45 +167,44 @@ int main(int argc, char **argv) {
   err = bpf_xdp_attach((int)anchor_ifindex, prog, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
   if (err) return die("attaching to the anchor device", err);
 
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
-              .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
-  // One call's count: uncapped, 8192 (the call's set-up is amortised); capped, 1 ms worth.
-  unsigned chunk = cap > 0 ? (unsigned)(cap / 1000 < 64 ? 64 : cap / 1000) : 8192;
-  unsigned long long sent = 0;
-  double t0 = now_ms(CLOCK_MONOTONIC), end = t0 + seconds * 1000, next_report = t0;
+  static struct sender senders[MAX_SENDERS];
+  double t0 = now_ms(CLOCK_MONOTONIC), end = t0 + seconds * 1000;
   double cpu0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
   printf("started\n");
   fflush(stdout);
-  for (;;) {
+  for (int i = 0; i < n; i++) {
+    senders[i] = (struct sender){.cpu = cpus[i], .prog = prog, .frame = frame, .len = len, .cap = cap / n, .t0 = t0, .end = end};
+    if ((err = pthread_create(&senders[i].thread, NULL, send_loop, &senders[i])) != 0) {
+      bpf_xdp_detach((int)anchor_ifindex, XDP_FLAGS_DRV_MODE, NULL);
+      return die("pthread_create", err);
+    }
+  }
+  // progress, every 100 ms, from the main thread (it sends nothing)
+  for (double next_report = t0;; next_report += 100) {
     double now = now_ms(CLOCK_MONOTONIC);
     if (now >= end) break;
-    if (now >= next_report) {
-      printf("t %.1f sent %llu\n", now - t0, sent);
-      fflush(stdout);
-      next_report += 100;
+    unsigned long long sent = 0;
+    for (int i = 0; i < n; i++) sent += senders[i].sent;
+    printf("t %.1f sent %llu\n", now - t0, sent);
+    fflush(stdout);
+    double wait = (next_report + 100 < end ? next_report + 100 : end) - now_ms(CLOCK_MONOTONIC);
+    if (wait > 0) {
+      struct timespec ts = {(time_t)(wait / 1000), (long)((wait - (time_t)(wait / 1000) * 1000) * 1e6)};
+      nanosleep(&ts, NULL);
     }
-    if (cap > 0) {
-      // ahead of the rate: sleep (not spin) until the next call is due
-      double due = t0 + (sent + chunk) / cap * 1000;
-      if (due > now) {
-        double ms = due - now < 1 ? due - now : 1;
-        struct timespec ts = {0, (long)(ms * 1e6)};
-        nanosleep(&ts, NULL);
-        continue;
-      }
-    }
-    opts.repeat = chunk;
-    err = bpf_prog_test_run_opts(prog, &opts);
-    if (err) {
-      bpf_xdp_detach((int)anchor_ifindex, XDP_FLAGS_DRV_MODE, NULL);
-      return die("BPF_PROG_RUN (live frames)", err);
-    }
-    sent += chunk;
   }
+  unsigned long long sent = 0;
+  struct sender *failed = NULL;
+  for (int i = 0; i < n; i++) {
+    pthread_join(senders[i].thread, NULL);
+    sent += senders[i].sent;
+    if (senders[i].err && failed == NULL) failed = &senders[i];
+  }
+  bpf_xdp_detach((int)anchor_ifindex, XDP_FLAGS_DRV_MODE, NULL);
+  if (failed != NULL) return die(failed->what, failed->err);
   double secs = (now_ms(CLOCK_MONOTONIC) - t0) / 1000;
   printf("{\"sent\":%llu,\"seconds\":%.6f,\"pps\":%.0f,\"cpuMs\":%.1f}\n", sent, secs, sent / secs,
          now_ms(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
-  bpf_xdp_detach((int)anchor_ifindex, XDP_FLAGS_DRV_MODE, NULL);
   bpf_object__close(obj);
   return 0;
 }

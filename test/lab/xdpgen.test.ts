@@ -6,7 +6,8 @@
 // sending it: live-frames mode recycles its pages without copying the frame in again,
 // and the kernel's forwarding rewrites MAC addresses and hop limit in place — without
 // the rewrite almost every frame after the first round is dropped as addressed to
-// another host. Needs root: skipped locally without it, a failure under CI=true.
+// another host. With a list of CPUs it sends from each, and veth puts each CPU's frames
+// in a receive queue of its own: the lab's multi-worker figures rest on that. Needs root: skipped locally without it, a failure under CI=true.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ describe.skipIf(skip !== null)('netns lab: the XDP generator of the lab bench', 
   beforeAll(async () => {
     gen = buildGenerator(dir, 'xdp');
     const sink = buildBpf(dir, 'sink');
-    topo = new Topology({ mode: 'map-t' });
+    topo = new Topology({ mode: 'map-t', queues: 2 });
     await topo.up();
     await ping(topo.inet, NET.ce.v6, { count: 1, src: NET.inet.v6 });
     topo.exec(topo.ns.br, 'ip', ['-6', 'neigh', 'replace', NET.ce.v6, 'lladdr', topo.mac(topo.ns.ce, NET.ce.dev), 'dev', NET.br.dev6, 'nud', 'permanent']);
@@ -44,11 +45,12 @@ describe.skipIf(skip !== null)('netns lab: the XDP generator of the lab bench', 
   });
 
   /** Runs the generator for `seconds` at `pps`; returns what it reports sent and what reached the CE. */
-  async function run(size: number, seconds: number, pps: number): Promise<{ sent: number; delivered: number }> {
+  async function run(size: number, seconds: number, pps: number, cpus?: string): Promise<{ sent: number; delivered: number }> {
     const frame = frameFor('kernel', size, topo.mac(topo.ns.inet, NET.inet.dev), topo.mac(topo.ns.br, NET.br.dev4));
     const before = topo.linkStats(topo.ns.ce, NET.ce.dev).rxPackets;
     const args = ['netns', 'exec', topo.ns.inet, gen.bin, '--obj', gen.obj, '--anchor', GEN_ANCHOR, '--dev', NET.inet.dev];
     args.push('--frame', Buffer.from(frame).toString('hex'), '--seconds', String(seconds), '--pps', String(pps));
+    if (cpus !== undefined) args.push('--cpu', cpus);
     const out = execFileSync('ip', args, { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
     const lines = out.trim().split('\n');
     expect(lines[0]).toBe('started');
@@ -69,6 +71,25 @@ describe.skipIf(skip !== null)('netns lab: the XDP generator of the lab bench', 
       expect(r.delivered).toBeGreaterThanOrEqual(r.sent);
       expect(r.delivered - r.sent).toBeLessThan(10);
     }
+  }, 60_000);
+
+  /** XDP frames received so far by each of the BR veth's receive queues (ethtool -S). */
+  function queueFrames(): number[] {
+    const out = topo.exec(topo.ns.br, 'ethtool', ['-S', NET.br.dev4]);
+    return [0, 1].map((q) => Number(new RegExp(`rx_queue_${q}_xdp_packets: (\\d+)`).exec(out)?.[1] ?? NaN));
+  }
+
+  it('with --cpu 0,1 sends from both CPUs, each into a receive queue of its own, and still delivers every frame', async () => {
+    const before = queueFrames();
+    const r = await run(64, 0.3, 200_000, '0,1');
+    const per = queueFrames().map((n, q) => n - before[q]!);
+    expect(r.sent).toBeGreaterThan(30_000);
+    expect(r.sent).toBeLessThan(90_000);
+    // each sender has half the rate: each queue about half the frames
+    for (const n of per) expect(n).toBeGreaterThan(r.sent * 0.4);
+    expect(per[0]! + per[1]!).toBeGreaterThanOrEqual(r.sent);
+    expect(r.delivered).toBeGreaterThanOrEqual(r.sent);
+    expect(r.delivered - r.sent).toBeLessThan(10);
   }, 60_000);
 
   it('detaches its program from the anchor device when it ends', () => {
