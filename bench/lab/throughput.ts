@@ -9,12 +9,14 @@
 // and the XDP generator, one generator sender, one receive queue and one worker per
 // CPU 0..N-1; with the xsk generator, the generator on the last CPU and the workers
 // on the others. none lets the scheduler place them.
-//        [--wait-quiet S] [--record]
+//        [--wait-quiet S] [--record] [--mode map-t|lw4o6]
 //
 // For each worker count N (a lab whose veths have N queues, xbr with N workers):
 //   xbr     the generator sends IPv4 UDP frames of each size from the IPv4 host to the
-//           whole-address CE (203.0.113.5); xbr translates them (MAP-T) and sends
-//           IPv6 to the CE side;
+//           whole-address CE (203.0.113.5); xbr translates them (--mode map-t, the
+//           default) or encapsulates them to the subscriber's B4, 2001:db8:b4::5
+//           (--mode lw4o6: a binding lookup and IPv4-in-IPv6), and sends IPv6 to the
+//           CE side;
 //   kernel  on the same lab, xbr stopped: the same generator sends IPv6 UDP frames of
 //           each size (fd00:4::1 -> fd00:6::2) that the BR namespace's kernel forwards
 //           from br4 to br6 — plain IPv6 forwarding, no translation: the baseline.
@@ -55,7 +57,8 @@
 //
 // Sizes are Ethernet frames as the generator sends them, without FCS (64 B = 14 +
 // 20 + 8 + 22 bytes of payload for IPv4, 14 + 40 + 8 + 2 for IPv6); xbr's output is
-// 20 bytes longer (the IPv6 header).
+// 20 bytes longer in map-t (an IPv6 header for the IPv4 one), 40 in lw4o6 (an outer
+// IPv6 header).
 //
 // Lab figures, to be read as such: veth does XDP/AF_XDP in copy mode only (the
 // kernel copies every frame into the UMEM, and xbr's TX builds an skb per frame and
@@ -336,6 +339,9 @@ async function main(): Promise<number> {
   const waitS = Number(opt('wait-quiet', '120'));
   const paths = opt('paths', 'xbr,kernel').split(',');
   const genKind = opt('gen', 'xdp');
+  const mode = opt('mode', 'map-t');
+  if (mode !== 'map-t' && mode !== 'lw4o6') throw new Error(`--mode ${mode}: map-t or lw4o6`);
+  const growth = mode === 'map-t' ? '20 B longer (IPv6 header for IPv4)' : '40 B longer (outer IPv6 header)';
   if (genKind !== 'xdp' && genKind !== 'xsk') throw new Error(`--gen ${genKind}: xdp or xsk`);
   const dir = mkdtempSync(join(tmpdir(), 'xbr-bench-lab-'));
   const cases: Case[] = [];
@@ -350,7 +356,7 @@ async function main(): Promise<number> {
         process.stderr.write(`bench:lab: WARNING: measuring on a busy machine (${before.toFixed(2)} cores used by other processes)\n`);
         busyBefore = Math.max(busyBefore, before);
       }
-      const topo = new Topology({ mode: 'map-t', queues: workers });
+      const topo = new Topology({ mode, queues: workers });
       let xbr: Xbr | undefined;
       try {
         await topo.up();
@@ -401,13 +407,13 @@ async function main(): Promise<number> {
   const machine = machineLine();
   const command = `node dist/bench/lab/throughput.js ${process.argv.slice(2).join(' ')}`.trim();
   const table = resultTable(cases);
-  process.stdout.write(`\n${table}\n\nmachine: ${machine}\n(${((Date.now() - t0) / 1000).toFixed(0)} s; veth lab, AF_XDP copy mode, generator and BR on the same ${cpus().length} cores)\n`);
+  process.stdout.write(`\n${table}\n\nmachine: ${machine}\n(${((Date.now() - t0) / 1000).toFixed(0)} s; ${mode}; veth lab, AF_XDP copy mode, generator and BR on the same ${cpus().length} cores)\n`);
   writeResults('lab', cases, machine);
   if (record) {
     const file = join(root(), 'bench', 'RESULTS.md');
     const section = [
       '',
-      `## Netns lab: end-to-end packets per second (${new Date().toISOString().slice(0, 10)})`,
+      `## Netns lab: end-to-end packets per second, ${mode} (${new Date().toISOString().slice(0, 10)})`,
       '',
       `Command: \`${command}\` (as root; \`npm run bench:lab\`)`,
       `Machine: ${machine}`,
@@ -415,7 +421,7 @@ async function main(): Promise<number> {
       table,
       '',
       `NDR: highest offered rate with at most ${(loss * 100).toFixed(1)} % loss (bisection, ${seconds} s trials); saturation: the generator unthrottled. ` +
-        `Frames without FCS (xbr's IPv6 output is 20 B longer). veth: XDP and AF_XDP in copy mode; generator ${genDescription(genKind)}; the generator, the BR and the receiving veth share these ${cpus().length} cores; ` +
+        `Frames without FCS (xbr's IPv6 output is ${growth}). veth: XDP and AF_XDP in copy mode; generator ${genDescription(genKind)}; the generator, the BR and the receiving veth share these ${cpus().length} cores; ` +
         'a frame\'s receive work runs on the sending CPU (the kernel\'s forwarding, xbr\'s XDP program and UMEM copy on the generator\'s CPU), xbr\'s workers are threads of their own.',
       '',
       ...(busyBefore >= 0.15 || disturbed(cases) ? [`WARNING: other processes took CPU during this run (up to ${Math.max(busyBefore, ...cases.flatMap((c) => c.trials.map((t) => t.othersCores))).toFixed(2)} cores): these figures are skewed.`, ''] : []),
