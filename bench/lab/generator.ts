@@ -52,3 +52,10 @@ export function buildGenerator(dir: string, kind: 'xdp' | 'xsk'): Generator {
   sh('cc', ['-O2', '-Wall', '-o', bin, labAsset('xdpgen.c'), '-lbpf', '-lpthread'], 60_000);
   return { kind, obj: buildBpf(dir, 'xdpgen'), bin };
 }
+
+/** bench/lab/xskfwd.c, the AF_XDP forwarder that does nothing per packet; returns the binary's path. */
+export function buildXskfwd(dir: string): string {
+  const bin = join(dir, 'xskfwd');
+  sh('cc', ['-O2', '-Wall', '-o', bin, labAsset('xskfwd.c'), '-lxdp', '-lbpf', '-lpthread'], 60_000);
+  return bin;
+}

@@ -71,10 +71,10 @@ import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { machineLine, writeResults } from '../report.js';
 import { labMissing } from './prereq.js';
-import { buildBpf, buildGenerator, frameFor, genDescription, GEN_ANCHOR, type Generator } from './generator.js';
+import { buildBpf, buildGenerator, buildXskfwd, frameFor, genDescription, GEN_ANCHOR, type Generator } from './generator.js';
 import { Topology, NET } from './topology.js';
 import { Xbr } from './xbr.js';
-import { spawnProc, stopProc, labScript, sleep, root } from './proc.js';
+import { spawnProc, stopProc, labScript, sleep, root, type Proc } from './proc.js';
 import { ping } from './traffic.js';
 
 export interface Trial {
@@ -90,10 +90,13 @@ export interface Trial {
   othersCores: number;
 }
 
+/** xbr; the AF_XDP forwarder that does nothing to a packet (xskfwd.c); the kernel's IPv6 forwarding. */
+type Path = 'xbr' | 'xskfwd' | 'kernel';
+
 export interface Case {
   workers: number;
   size: number;
-  path: 'xbr' | 'kernel';
+  path: Path;
   saturation: Trial;
   /** The best trial with loss <= the tolerance. */
   ndr: Trial | null;
@@ -224,8 +227,8 @@ async function cleanTrial(topo: Topology, frame: Uint8Array, workers: number, ca
   return best!;
 }
 
-async function measure(topo: Topology, path: 'xbr' | 'kernel', size: number, workers: number, o: MeasureOptions): Promise<Case> {
-  const frame = frameFor(path, size, topo.mac(topo.ns.inet, NET.inet.dev), topo.mac(topo.ns.br, NET.br.dev4));
+async function measure(topo: Topology, path: Path, size: number, workers: number, o: MeasureOptions): Promise<Case> {
+  const frame = frameFor(path === 'kernel' ? 'kernel' : 'xbr', size, topo.mac(topo.ns.inet, NET.inet.dev), topo.mac(topo.ns.br, NET.br.dev4));
   await trial(topo, o.gen, frame, workers, 0.5, 0, o.genCpu); // warm-up (JIT, caches, neighbours)
   const sat = await cleanTrial(topo, frame, workers, 0, o);
   const trials = [sat];
@@ -264,19 +267,21 @@ const mpps = (x: number): string => (x / 1e6).toFixed(3);
 
 export function resultTable(cases: Case[]): string {
   const lines = [
-    '| workers | frame | xbr NDR Mpps | kernel NDR Mpps | NDR ratio xbr/kernel | xbr saturation Mpps | kernel saturation Mpps | saturation ratio | CPU busy at NDR xbr / kernel (cores) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workers | frame | xbr NDR Mpps | xskfwd NDR Mpps | kernel NDR Mpps | NDR xbr / kernel | NDR xskfwd / kernel | NDR xbr / xskfwd | saturation xbr / xskfwd / kernel Mpps | CPU busy at NDR xbr / xskfwd / kernel (cores) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const keys = [...new Set(cases.map((c) => `${c.workers}/${c.size}`))];
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : '-');
   for (const k of keys) {
     const [w, s] = k.split('/').map(Number);
-    const x = cases.find((c) => c.workers === w && c.size === s && c.path === 'xbr');
-    const n = cases.find((c) => c.workers === w && c.size === s && c.path === 'kernel');
-    if (!x || !n) continue;
-    const xn = x.ndr?.deliveredPps ?? 0;
-    const nn = n.ndr?.deliveredPps ?? 0;
+    const of = (p: Path) => cases.find((c) => c.workers === w && c.size === s && c.path === p);
+    const [x, f, n] = [of('xbr'), of('xskfwd'), of('kernel')];
+    const ndr = (c: Case | undefined) => (c === undefined ? undefined : (c.ndr?.deliveredPps ?? 0));
+    const show = (v: number | undefined) => (v === undefined ? '-' : mpps(v));
+    const busy = (c: Case | undefined) => c?.ndr?.coresBusy.toFixed(2) ?? '-';
     lines.push(
-      `| ${w} | ${s} B | ${mpps(xn)} | ${mpps(nn)} | ${nn > 0 ? (xn / nn).toFixed(2) : '-'} | ${mpps(x.saturation.deliveredPps)} | ${mpps(n.saturation.deliveredPps)} | ${(x.saturation.deliveredPps / n.saturation.deliveredPps).toFixed(2)} | ${x.ndr?.coresBusy.toFixed(2) ?? '-'} / ${n.ndr?.coresBusy.toFixed(2) ?? '-'} |`,
+      `| ${w} | ${s} B | ${show(ndr(x))} | ${show(ndr(f))} | ${show(ndr(n))} | ${ratio(ndr(x), ndr(n))} | ${ratio(ndr(f), ndr(n))} | ${ratio(ndr(x), ndr(f))} | ` +
+        `${show(x?.saturation.deliveredPps)} / ${show(f?.saturation.deliveredPps)} / ${show(n?.saturation.deliveredPps)} | ${busy(x)} / ${busy(f)} / ${busy(n)} |`,
     );
   }
   return lines.join('\n');
@@ -319,6 +324,36 @@ function placement(pin: string, gen: 'xdp' | 'xsk', workers: number, online: num
   return { genCpu: String(online - 1), workerCpus: Array.from({ length: workers }, (_, i) => i % Math.max(1, online - 1)) };
 }
 
+/** Starts bench/lab/xskfwd.c in the BR namespace (br4 -> br6, one thread per queue) and waits until it forwards. */
+async function startXskfwd(topo: Topology, bin: string, queues: number, cpus: number[]): Promise<Proc> {
+  const args = ['netns', 'exec', topo.ns.br, bin, '--in', NET.br.dev4, '--out', NET.br.dev6, '--queues', String(queues)];
+  if (cpus.length > 0) args.push('--cpus', cpus.join(','));
+  // xbr has just exited: the kernel frees its sockets' UMEM in deferred work, and until
+  // then their queues refuse a new socket (EBUSY); try again for a few seconds.
+  // (A failed attempt can leave libxdp's program on br4, which the next one will not
+  // replace: each attempt starts from a bare br4.)
+  for (let attempt = 0; ; attempt++) {
+    topo.exec(topo.ns.br, 'ip', ['link', 'set', 'dev', NET.br.dev4, 'xdp', 'off']);
+    const p = spawnProc('ip', args, 3600_000);
+    try {
+      await p.waitFor(/^started$/m, 10_000);
+      return p;
+    } catch (e) {
+      await stopProc(p, 'SIGKILL');
+      if (attempt >= 50 || !/resource busy/.test(p.err())) throw e;
+      await sleep(100);
+    }
+  }
+}
+
+async function stopXskfwd(p: Proc): Promise<void> {
+  await stopProc(p, 'SIGTERM');
+  const last = p.out().trim().split('\n').pop() ?? '';
+  // its own lines (XDP statistics of its sockets), not libbpf's and libxdp's notices
+  const own = p.err().split('\n').filter((l) => l.startsWith('xskfwd:')).map((l) => `  ${l}\n`).join('');
+  process.stderr.write(`  xskfwd: ${last}\n${own}`);
+}
+
 function disturbed(cases: Case[]): boolean {
   return cases.some((c) => [c.saturation, c.ndr].some((t) => t !== null && t.othersCores >= 0.15));
 }
@@ -337,7 +372,7 @@ async function main(): Promise<number> {
   const pin = opt('cpus', 'auto');
   const record = process.argv.includes('--record');
   const waitS = Number(opt('wait-quiet', '120'));
-  const paths = opt('paths', 'xbr,kernel').split(',');
+  const paths = opt('paths', 'xbr,xskfwd,kernel').split(',');
   const genKind = opt('gen', 'xdp');
   const mode = opt('mode', 'map-t');
   if (mode !== 'map-t' && mode !== 'lw4o6') throw new Error(`--mode ${mode}: map-t or lw4o6`);
@@ -350,6 +385,7 @@ async function main(): Promise<number> {
   try {
     const sink = buildBpf(dir, 'sink');
     const gen = buildGenerator(dir, genKind);
+    const xskfwdBin = paths.includes('xskfwd') ? buildXskfwd(dir) : '';
     for (const workers of workerCounts) {
       const before = await waitQuiet(waitS);
       if (before >= 0.15) {
@@ -387,6 +423,21 @@ async function main(): Promise<number> {
         }
         await xbr.stop();
         xbr = undefined;
+        // The AF_XDP floor: the same frames through a forwarder that does nothing to them,
+        // on the same queues and CPUs as xbr's workers.
+        if (paths.includes('xskfwd')) {
+          const fwd = await startXskfwd(topo, xskfwdBin, workers, workerCpus);
+          try {
+            for (const size of sizes) {
+              process.stderr.write(`  ${workers} queue(s), ${size} B, xskfwd (AF_XDP, no work per packet):\n`);
+              const c = await measure(topo, 'xskfwd', size, workers, mo);
+              cases.push(c);
+              process.stderr.write(`  => NDR ${mpps(c.ndr?.deliveredPps ?? 0)} Mpps, saturation ${mpps(c.saturation.deliveredPps)} Mpps\n`);
+            }
+          } finally {
+            await stopXskfwd(fwd);
+          }
+        }
         // XDP frames from the generator need an XDP program on the receiving veth
         // (xbr's while it ran); the baseline's passes every frame to the kernel.
         if (gen.kind === 'xdp') topo.exec(topo.ns.br, 'ip', ['-force', 'link', 'set', 'dev', NET.br.dev4, 'xdpdrv', 'obj', gen.obj, 'program', 'xbr_lab_pass']);
