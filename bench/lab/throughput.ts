@@ -1,7 +1,7 @@
 // End-to-end packets per second through the netns lab (npm run bench:lab):
 //
 //   node dist/bench/lab/throughput.js [--seconds 2] [--sizes 64,550] [--workers 1,2]
-//        [--loss 0.001] [--steps 6] [--fill N] [--cpus auto|none] [--paths xbr,kernel] [--gen xdp|xsk]
+//        [--loss 0.001] [--steps 6] [--fill N] [--cpus auto|none] [--paths xbr,xskfwd,kernel] [--gen xdp|xsk]
 //        [--sink xdp|tc]
 //
 // --cpus auto (the default) pins the generator and xbr's workers (placement()):
@@ -17,6 +17,10 @@
 //           default) or encapsulates them to the subscriber's B4, 2001:db8:b4::5
 //           (--mode lw4o6: a binding lookup and IPv4-in-IPv6), and sends IPv6 to the
 //           CE side;
+//   xskfwd  on the same lab, xbr stopped: the same IPv4 frames through bench/lab/xskfwd.c,
+//           an AF_XDP forwarder that does nothing to a packet (br4 -> br6 unchanged),
+//           with xbr's ring and UMEM sizes, queues and CPUs: the ceiling of any AF_XDP
+//           data plane in this lab's bind mode (veth: copy mode);
 //   kernel  on the same lab, xbr stopped: the same generator sends IPv6 UDP frames of
 //           each size (fd00:4::1 -> fd00:6::2) that the BR namespace's kernel forwards
 //           from br4 to br6 — plain IPv6 forwarding, no translation: the baseline.
@@ -473,7 +477,8 @@ async function main(): Promise<number> {
       '',
       `NDR: highest offered rate with at most ${(loss * 100).toFixed(1)} % loss (bisection, ${seconds} s trials); saturation: the generator unthrottled. ` +
         `Frames without FCS (xbr's IPv6 output is ${growth}). veth: XDP and AF_XDP in copy mode; generator ${genDescription(genKind)}; the generator, the BR and the receiving veth share these ${cpus().length} cores; ` +
-        'a frame\'s receive work runs on the sending CPU (the kernel\'s forwarding, xbr\'s XDP program and UMEM copy on the generator\'s CPU), xbr\'s workers are threads of their own.',
+        'a frame\'s receive work runs on the sending CPU (the kernel\'s forwarding, xbr\'s XDP program and UMEM copy on the generator\'s CPU), xbr\'s workers are threads of their own.' +
+        (paths.includes('xskfwd') ? ' xskfwd: bench/lab/xskfwd.c, an AF_XDP forwarder that does nothing to a packet, with xbr\'s rings, UMEM, queues and CPUs: the most any AF_XDP data plane forwards in this lab.' : ''),
       '',
       ...(busyBefore >= 0.15 || disturbed(cases) ? [`WARNING: other processes took CPU during this run (up to ${Math.max(busyBefore, ...cases.flatMap((c) => c.trials.map((t) => t.othersCores))).toFixed(2)} cores): these figures are skewed.`, ''] : []),
     ].join('\n');
