@@ -1,5 +1,6 @@
-// The lab bench's in-kernel generator (bench/lab/xdpgen.c + xdpgen.bpf.c), the one the
-// lab's figures in bench/RESULTS.md come from: built as the bench builds it, it sends
+// The lab bench's instruments, which the lab's figures in bench/RESULTS.md rest on.
+//
+// The in-kernel generator (bench/lab/xdpgen.c + xdpgen.bpf.c): built as the bench builds it, it sends
 // IPv6 frames from the IPv4 host's veth that the BR namespace's kernel forwards to the
 // CE, whose veth drops and counts them. Every frame it reports sent must arrive.
 // That holds only because the generator writes each frame's headers back before
@@ -7,21 +8,25 @@
 // and the kernel's forwarding rewrites MAC addresses and hop limit in place — without
 // the rewrite almost every frame after the first round is dropped as addressed to
 // another host. With a list of CPUs it sends from each, and veth puts each CPU's frames
-// in a receive queue of its own: the lab's multi-worker figures rest on that. Needs root: skipped locally without it, a failure under CI=true.
+// in a receive queue of its own: the lab's multi-worker figures rest on that.
+//
+// The AF_XDP ceiling (bench/lab/xskfwd.c): it must forward every frame it is given —
+// a forwarder that lost frames would understate the ceiling
+// xbr is compared with. Needs root: skipped locally without it, a failure under CI=true.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Topology, NET } from '../../bench/lab/topology.js';
-import { buildBpf, buildGenerator, frameFor, GEN_ANCHOR, type Generator } from '../../bench/lab/generator.js';
+import { buildBpf, buildGenerator, buildXskfwd, frameFor, GEN_ANCHOR, type Generator } from '../../bench/lab/generator.js';
 import { ping } from '../../bench/lab/traffic.js';
-import { sleep } from '../../bench/lab/proc.js';
+import { sleep, spawnProc, stopProc } from '../../bench/lab/proc.js';
 import { requireLab } from './helpers.js';
 
 const { skip } = requireLab();
 
-describe.skipIf(skip !== null)('netns lab: the XDP generator of the lab bench', () => {
+describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF_XDP ceiling forwarder', () => {
   let topo: Topology;
   let gen: Generator;
   const dir = mkdtempSync(join(tmpdir(), 'xbr-xdpgen-'));
@@ -45,8 +50,8 @@ describe.skipIf(skip !== null)('netns lab: the XDP generator of the lab bench', 
   });
 
   /** Runs the generator for `seconds` at `pps`; returns what it reports sent and what reached the CE. */
-  async function run(size: number, seconds: number, pps: number, cpus?: string): Promise<{ sent: number; delivered: number }> {
-    const frame = frameFor('kernel', size, topo.mac(topo.ns.inet, NET.inet.dev), topo.mac(topo.ns.br, NET.br.dev4));
+  async function run(size: number, seconds: number, pps: number, cpus?: string, path: 'kernel' | 'xbr' = 'kernel'): Promise<{ sent: number; delivered: number }> {
+    const frame = frameFor(path, size, topo.mac(topo.ns.inet, NET.inet.dev), topo.mac(topo.ns.br, NET.br.dev4));
     const before = topo.linkStats(topo.ns.ce, NET.ce.dev).rxPackets;
     const args = ['netns', 'exec', topo.ns.inet, gen.bin, '--obj', gen.obj, '--anchor', GEN_ANCHOR, '--dev', NET.inet.dev];
     args.push('--frame', Buffer.from(frame).toString('hex'), '--seconds', String(seconds), '--pps', String(pps));
@@ -95,4 +100,29 @@ describe.skipIf(skip !== null)('netns lab: the XDP generator of the lab bench', 
   it('detaches its program from the anchor device when it ends', () => {
     expect(topo.exec(topo.ns.inet, 'ip', ['link', 'show', 'dev', GEN_ANCHOR])).not.toMatch(/prog\/xdp|xdp/);
   });
+
+  it('xskfwd forwards every IPv4 frame from br4 to br6 through AF_XDP, on both queues, and reports them', async () => {
+    const bin = buildXskfwd(dir);
+    // xskfwd's own XDP program (libxdp's) takes br4's place of the pass program
+    topo.exec(topo.ns.br, 'ip', ['link', 'set', 'dev', NET.br.dev4, 'xdp', 'off']);
+    const fwd = spawnProc('ip', ['netns', 'exec', topo.ns.br, bin, '--in', NET.br.dev4, '--out', NET.br.dev6, '--queues', '2', '--cpus', '0,1'], 60_000);
+    try {
+      await fwd.waitFor(/^started$/m, 10_000);
+      // IPv4 frames, which the BR's kernel does not route to the CE side: xskfwd must
+      // (sent back out of br4 instead, none arrive)
+      const r = await run(64, 0.3, 200_000, '0,1', 'xbr');
+      expect(r.sent).toBeGreaterThan(30_000);
+      expect(r.delivered).toBeGreaterThanOrEqual(r.sent);
+      expect(r.delivered - r.sent).toBeLessThan(10);
+    } finally {
+      await stopProc(fwd, 'SIGTERM');
+    }
+    const report = JSON.parse(fwd.out().trim().split('\n').pop()!) as { rx: number; tx: number; txDropped: number; kickErrors: number };
+    expect(report.txDropped).toBe(0);
+    expect(report.kickErrors).toBe(0);
+    expect(report.tx).toBe(report.rx);
+    expect(report.rx).toBeGreaterThanOrEqual(30_000);
+    // its sockets closed, libxdp removed its program
+    expect(topo.exec(topo.ns.br, 'ip', ['link', 'show', 'dev', NET.br.dev4])).not.toMatch(/prog\/xdp/);
+  }, 60_000);
 });
