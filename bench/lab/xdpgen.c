@@ -41,6 +41,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "labtool.h"
+
 #define MAX_SENDERS 64
 
 #ifndef BPF_F_TEST_XDP_LIVE_FRAMES
@@ -51,16 +53,6 @@ static double now_ms(clockid_t c) {
   struct timespec ts;
   clock_gettime(c, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static const char *arg(int argc, char **argv, const char *name, const char *dflt) {
-  for (int i = 1; i + 1 < argc; i++)
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
-  if (dflt == NULL) {
-    fprintf(stderr, "xdpgen: %s is required\n", name);
-    exit(2);
-  }
-  return dflt;
 }
 
 static int die(const char *what, int err) {
@@ -84,15 +76,11 @@ struct sender {
 // One sender: BPF_PROG_RUN runs on the calling CPU, so pinning the thread picks the queue.
 static void *send_loop(void *arg) {
   struct sender *s = arg;
-  if (s->cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(s->cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) {
-      s->err = -errno;
-      s->what = "sched_setaffinity";
-      return NULL;
-    }
+  int e = pin_self(s->cpu);
+  if (e != 0) {
+    s->err = -e;
+    s->what = "sched_setaffinity";
+    return NULL;
   }
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = s->frame, .data_size_in = (__u32)s->len,
               .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
@@ -126,12 +114,13 @@ static void *send_loop(void *arg) {
 }
 
 int main(int argc, char **argv) {
+  tool = "xdpgen";
   const char *obj_path = arg(argc, argv, "--obj", NULL);
   const char *dev = arg(argc, argv, "--dev", NULL);
   const char *hex = arg(argc, argv, "--frame", NULL);
   double seconds = atof(arg(argc, argv, "--seconds", "5"));
   double cap = atof(arg(argc, argv, "--pps", "0"));
-  const char *cpu_list = arg(argc, argv, "--cpu", "");
+  const char *cpu_arg = arg(argc, argv, "--cpu", "");
   const char *anchor = arg(argc, argv, "--anchor", NULL);
 
   size_t len = strlen(hex) / 2;
@@ -142,12 +131,8 @@ int main(int argc, char **argv) {
   unsigned char *frame = malloc(len);
   for (size_t i = 0; i < len; i++) sscanf(hex + 2 * i, "%2hhx", &frame[i]);
   int cpus[MAX_SENDERS];
-  int n = 0;
-  if (*cpu_list) {
-    for (const char *c = cpu_list; *c && n < MAX_SENDERS; c = strchr(c, ',') ? strchr(c, ',') + 1 : c + strlen(c)) cpus[n++] = atoi(c);
-  } else {
-    cpus[n++] = -1;
-  }
+  int n = cpu_list(cpu_arg, cpus, MAX_SENDERS);
+  if (n == 0) cpus[n++] = -1; // one sender, not pinned
   unsigned ifindex = if_nametoindex(dev);
   if (ifindex == 0) return die(dev, errno);
   unsigned anchor_ifindex = if_nametoindex(anchor);

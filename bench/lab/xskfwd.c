@@ -36,6 +36,8 @@
 #include <linux/if_xdp.h>
 #include <xdp/xsk.h>
 
+#include "labtool.h"
+
 #define FRAMES 32768
 #define FRAME_SIZE 2048
 #define FILL_RING 8192
@@ -49,16 +51,6 @@ static atomic_int stop;
 static void on_signal(int sig) {
   (void)sig;
   stop = 1;
-}
-
-static const char *arg(int argc, char **argv, const char *name, const char *dflt) {
-  for (int i = 1; i + 1 < argc; i++)
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
-  if (dflt == NULL) {
-    fprintf(stderr, "xskfwd: %s is required\n", name);
-    exit(2);
-  }
-  return dflt;
 }
 
 struct queue {
@@ -145,14 +137,10 @@ static void recycle(struct queue *q) {
 
 static void *run(void *arg) {
   struct queue *q = arg;
-  if (q->cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(q->cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) {
-      fail(q, "sched_setaffinity", errno);
-      return NULL;
-    }
+  int e = pin_self(q->cpu);
+  if (e != 0) {
+    fail(q, "sched_setaffinity", e);
+    return NULL;
   }
   int fd_in = xsk_socket__fd(q->xsk_in), fd_out = xsk_socket__fd(q->xsk_out);
   refill(q);
@@ -191,6 +179,7 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
+  tool = "xskfwd";
   const char *in = arg(argc, argv, "--in", NULL);
   const char *out = arg(argc, argv, "--out", NULL);
   int queues = atoi(arg(argc, argv, "--queues", "1"));
@@ -204,13 +193,10 @@ int main(int argc, char **argv) {
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   static struct queue qs[MAX_QUEUES];
-  const char *c = cpus;
+  int cpu[MAX_QUEUES];
+  int ncpus = cpu_list(cpus, cpu, MAX_QUEUES);
   for (int i = 0; i < queues; i++) {
-    qs[i] = (struct queue){.in = in, .out = out, .queue = i, .cpu = -1, .batch = batch};
-    if (*c) {
-      qs[i].cpu = atoi(c);
-      c = strchr(c, ',') ? strchr(c, ',') + 1 : c + strlen(c);
-    }
+    qs[i] = (struct queue){.in = in, .out = out, .queue = i, .cpu = i < ncpus ? cpu[i] : -1, .batch = batch};
     if (setup(&qs[i]) != 0) {
       fprintf(stderr, "xskfwd: %s\n", qs[i].error);
       for (int j = 0; j <= i; j++) {
