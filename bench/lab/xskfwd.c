@@ -14,9 +14,10 @@
 // frames on no ring wait in a free list, and the fill ring is topped up from it; the
 // TX ring is kicked as xbr's shim kicks it.
 // libxdp loads its default XDP program on --in (every frame of the queue to the
-// socket); --out gets none (the socket only transmits). Runs until SIGINT/SIGTERM or
-// --seconds, then prints {"rx":..,"tx":..,"txDropped":..} and removes its sockets
-// (and with them libxdp's program).
+// socket); --out gets none (the socket only transmits). Prints "started" once its
+// sockets are bound; runs until SIGINT/SIGTERM or --seconds, then prints
+// {"rx":..,"tx":..,"txDropped":..,"kickErrors":..,"kickError":..} and each socket's
+// XDP statistics (stderr), and removes its sockets (and with them libxdp's program).
 // Built by bench/lab/generator.ts: cc -O2 xskfwd.c -lxdp -lbpf -lpthread
 #define _GNU_SOURCE
 #include <errno.h>
@@ -148,13 +149,10 @@ static void *run(void *arg) {
     __u32 idx_rx, idx_tx;
     unsigned n = xsk_ring_cons__peek(&q->rx, q->batch, &idx_rx);
     if (n > 0) {
-      unsigned room = xsk_ring_prod__reserve(&q->tx, n, &idx_tx) == n ? n : 0;
-      if (room == 0) {
-        // all or nothing: take what fits
-        room = xsk_prod_nb_free(&q->tx, n);
-        if (room > n) room = n;
-        if (room > 0 && xsk_ring_prod__reserve(&q->tx, room, &idx_tx) != room) room = 0;
-      }
+      // as many as the TX ring has room for (reserve is all or nothing)
+      unsigned room = xsk_prod_nb_free(&q->tx, n);
+      if (room > n) room = n;
+      if (room > 0 && xsk_ring_prod__reserve(&q->tx, room, &idx_tx) != room) room = 0;
       for (unsigned i = 0; i < room; i++) {
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx_rx + i);
         struct xdp_desc *t = xsk_ring_prod__tx_desc(&q->tx, idx_tx + i);
