@@ -6,18 +6,23 @@
 //   kea          Kea 2.2's 4o6 service (kea-dhcp6 + kea-dhcp4 joined by dhcp4o6-port,
 //                memfile leases) in a network namespace (root), when Debian's
 //                kea-dhcp4-server and kea-dhcp6-server are installed.
-// Every server runs as its own process on loopback; the generator runs here. Figures:
-// leases/s = ACKs / wall time of the run. Bounded in count and time; cleans up.
+// Every server runs as its own process on loopback; the generator runs here, either
+// natively (bench/dhcpgen.c, the default: the codec's templates patched and sent in
+// batches) or in JavaScript (src/dhcp/loadgen.ts): the same clients and the same bytes
+// either way. Figures: leases/s = ACKs / wall time of the run. Bounded in count and
+// time; cleans up.
 //
 //   npm run build:ts && node dist/bench/dhcp4o6.bench.js [--clients 10000] [--in-flight 256] [--repeat 3] [--warm-up 5000]
-//       [--targets xbr-sqlite,xbr-postgres,kea] [--out bench/out/dhcp4o6.json]
+//       [--targets xbr-sqlite,xbr-postgres,kea] [--generator native|js] [--out bench/out/dhcp4o6.json]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { runLoad, type LoadResult } from '../src/dhcp/loadgen.js';
+import { runLoad } from '../src/dhcp/loadgen.js';
+import type { OfferShape } from '../src/dhcp/loadgen-wire.js';
+import { runNativeLoad } from './dhcpgen.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -38,6 +43,12 @@ const REPEAT = Number(arg('repeat', '3'));
  * 17-19k: V8 still compiling its hot paths), so a median of 3 leaned on it.
  */
 const WARM_UP = Number(arg('warm-up', '5000'));
+/**
+ * native: bench/dhcpgen.c (~a third of the JavaScript generator's CPU per lease; the
+ * generator shares the two cores with the server it measures). js: src/dhcp/loadgen.ts.
+ */
+const GENERATOR = arg('generator', 'native');
+if (GENERATOR !== 'native' && GENERATOR !== 'js') throw new Error(`--generator ${GENERATOR}: native or js`);
 const PG_URL = process.env.XBR_PG_URL ?? 'postgres://xbr:xbr@127.0.0.1:5432/xbr';
 
 interface Figure {
@@ -55,6 +66,37 @@ interface Figure {
   runTimeouts?: number[];
   best?: number;
   note?: string;
+}
+
+/** One run's outcome, from either generator. */
+interface Run {
+  acked: number;
+  failed: number;
+  timeouts: number;
+  elapsedMs: number;
+  rate: number;
+}
+
+interface Load {
+  host: string;
+  port: number;
+  localPort?: number;
+  relay: boolean;
+  portAware: boolean;
+  /** What the server offers (the native generator's REQUEST template must fit it). */
+  offers: OfferShape;
+  timeoutMs?: number;
+}
+
+/** Runs `clients` clients through the server with the chosen generator. */
+async function load(l: Load, clients: number, firstClient: number, deadlineMs: number, tries?: number, inFlight = IN_FLIGHT): Promise<Run> {
+  if (GENERATOR === 'native') {
+    const r = await runNativeLoad({ ...l, clients, inFlight, firstClient, deadlineMs, tries });
+    if (r.unexpected > 0) throw new Error(`${r.unexpected} OFFERs were not of the shape ${JSON.stringify(l.offers)}`);
+    return r;
+  }
+  const r = await runLoad({ ...l, clients, inFlight, firstClient, deadlineMs, tries });
+  return { ...r, acked: r.acked.length };
 }
 
 function waitLine(p: ChildProcess, re: RegExp, ms: number): Promise<RegExpExecArray> {
@@ -88,8 +130,8 @@ async function kill(p: ChildProcess): Promise<void> {
 }
 
 /** Runs the measured load REPEAT times (distinct clients each) and reports the median run. */
-async function measure(target: string, run: (firstClient: number) => Promise<LoadResult>, note?: string): Promise<Figure> {
-  const results: LoadResult[] = [];
+async function measure(target: string, run: (firstClient: number) => Promise<Run>, note?: string): Promise<Figure> {
+  const results: Run[] = [];
   for (let i = 0; i < REPEAT; i++) results.push(await run(i * CLIENTS));
   const sorted = [...results].sort((a, b) => a.rate - b.rate);
   const r = sorted[Math.floor((sorted.length - 1) / 2)];
@@ -97,7 +139,7 @@ async function measure(target: string, run: (firstClient: number) => Promise<Loa
     target,
     clients: CLIENTS,
     inFlight: IN_FLIGHT,
-    acked: r.acked.length,
+    acked: r.acked,
     failed: r.failed,
     timeouts: r.timeouts,
     seconds: Number((r.elapsedMs / 1000).toFixed(3)),
@@ -105,7 +147,7 @@ async function measure(target: string, run: (firstClient: number) => Promise<Loa
     runs: results.map((x) => Math.round(x.rate)),
     runTimeouts: results.map((x) => x.timeouts),
     best: Math.round(sorted[sorted.length - 1].rate),
-    note,
+    note: `${note}; generator: ${GENERATOR}`,
   };
 }
 
@@ -132,11 +174,13 @@ async function benchXbr(target: string, store: string, dir: string): Promise<Fig
   try {
     const m = await waitLine(p, /^ready (\d+)/m, 120_000);
     const port = Number(m[1]);
+    // relayed, port-aware clients; the pool's port parameters (xbrYaml) in every OFFER
+    const l: Load = { host: '::1', port, relay: true, portAware: true, offers: { pp: { offset: 6, psidLen: 4 }, serverId: true } };
     // warm-up (JIT), distinct clients
-    await runLoad({ host: '::1', port, clients: WARM_UP, inFlight: IN_FLIGHT, firstClient: 1_000_000, deadlineMs: 60_000 });
+    await load(l, WARM_UP, 1_000_000, 60_000);
     return await measure(
       target,
-      (firstClient) => runLoad({ host: '::1', port, clients: CLIENTS, inFlight: IN_FLIGHT, firstClient, deadlineMs: 300_000 }),
+      (firstClient) => load(l, CLIENTS, firstClient, 300_000),
       'durable before ACK; clients relayed, one site each',
     );
   } finally {
@@ -248,13 +292,13 @@ async function benchKeaWith(dir: string): Promise<Figure> {
     k6 = spawn('ip', ['netns', 'exec', ns, 'kea-dhcp6', '-c', join(dir, 'kea6.json'), '-p', '10547', '-P', '10546'], { stdio: ['ignore', 'pipe', 'pipe'], env });
     await new Promise((r) => setTimeout(r, 2500));
     if (k4.exitCode !== null || k6.exitCode !== null) throw new Error('kea exited at start');
-    const load = { host: '2001:db8:4::1', port: 10547, localPort: 10546, relay: false, portAware: false, timeoutMs: 500 };
-    const probe = await runLoad({ ...load, clients: 20, inFlight: 20, firstClient: 1_000_000, deadlineMs: 10_000, tries: 3 });
-    if (probe.acked.length === 0) throw new Error('kea answered no DHCPv4-query');
-    await runLoad({ ...load, clients: WARM_UP, inFlight: IN_FLIGHT, firstClient: 2_000_000, deadlineMs: 60_000 });
+    const l: Load = { host: '2001:db8:4::1', port: 10547, localPort: 10546, relay: false, portAware: false, offers: { pp: null, serverId: true }, timeoutMs: 500 };
+    const probe = await load(l, 20, 1_000_000, 10_000, 3, 20);
+    if (probe.acked === 0) throw new Error('kea answered no DHCPv4-query');
+    await load(l, WARM_UP, 2_000_000, 60_000);
     return await measure(
       'kea-2.2',
-      (firstClient) => runLoad({ ...load, clients: CLIENTS, inFlight: IN_FLIGHT, firstClient, deadlineMs: 300_000 }),
+      (firstClient) => load(l, CLIENTS, firstClient, 300_000),
       `memfile (persist: true: CSV appended, not fsynced before the ACK); full addresses (no RFC 7618); veth into a netns; socket receive buffers ${RCVBUF >> 20} MiB like xbr's`,
     );
   } finally {

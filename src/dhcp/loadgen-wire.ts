@@ -24,7 +24,8 @@ function findAll(buf: Uint8Array, pat: Uint8Array): number[] {
   return out;
 }
 
-interface Template {
+/** A query encoded once by the codec, and where its per-client fields are. */
+export interface Template {
   buf: Uint8Array;
   xid: number[];
   mac: number[];
@@ -65,6 +66,15 @@ function put32(b: Uint8Array, at: number, v: number): void {
   b[at + 1] = (v >>> 16) & 0xff;
   b[at + 2] = (v >>> 8) & 0xff;
   b[at + 3] = v & 0xff;
+}
+
+/**
+ * What a REQUEST template answers: OFFERs with option 159 at this offset and PSID
+ * length (null: none) and with a server identifier or without.
+ */
+export interface OfferShape {
+  pp: { offset: number; psidLen: number } | null;
+  serverId: boolean;
 }
 
 export interface Offer {
@@ -110,14 +120,25 @@ export class QueryFactory {
     return this.fill(this.discover, n, xid);
   }
 
-  requestFor(n: number, xid: number, offer: Offer): Uint8Array {
-    const key = `${offer.pp?.offset ?? '-'}/${offer.pp?.psidLen ?? '-'}/${offer.serverId === null ? 'n' : 's'}`;
+  /** The REQUEST template for OFFERs of this shape (built once per shape). */
+  requestTemplate(shape: OfferShape): Template {
+    const key = `${shape.pp?.offset ?? '-'}/${shape.pp?.psidLen ?? '-'}/${shape.serverId ? 's' : 'n'}`;
     let t = this.requests.get(key);
     if (t === undefined) {
-      const pp = offer.pp === null ? undefined : { offset: offer.pp.offset, psidLen: offer.pp.psidLen, psid: 0 };
-      t = template(this.encode(T.REQUEST, { requestedAddress: '198.18.201.202', serverId: offer.serverId === null ? undefined : '198.18.203.204', portParams: pp }), pp);
+      const pp = shape.pp === null ? undefined : { offset: shape.pp.offset, psidLen: shape.pp.psidLen, psid: 0 };
+      t = template(this.encode(T.REQUEST, { requestedAddress: '198.18.201.202', serverId: shape.serverId ? '198.18.203.204' : undefined, portParams: pp }), pp);
       this.requests.set(key, t);
     }
+    return t;
+  }
+
+  /** The DISCOVER template (bench/dhcpgen.c patches copies of it itself). */
+  discoverTemplate(): Template {
+    return this.discover;
+  }
+
+  requestFor(n: number, xid: number, offer: Offer): Uint8Array {
+    const t = this.requestTemplate({ pp: offer.pp, serverId: offer.serverId !== null });
     const b = this.fill(t, n, xid);
     for (const at of t.req) put32(b, at, offer.yiaddr);
     if (offer.serverId !== null) for (const at of t.sid) put32(b, at, offer.serverId);
