@@ -15,7 +15,7 @@
 //   npm run build:ts && node dist/bench/dhcp4o6.bench.js [--clients 10000] [--in-flight 256] [--repeat 3] [--warm-up 5000]
 //       [--targets xbr-sqlite,xbr-postgres,kea] [--generator native|js] [--out bench/out/dhcp4o6.json]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,12 @@ interface Figure {
   /** Every run's client timeouts (a query or answer lost: the client waited and started over). */
   runTimeouts?: number[];
   best?: number;
+  /**
+   * CPU time per lease of the median run, in microseconds: the server's processes (every
+   * thread; xbr-postgres: with every postgres process), and the generator.
+   */
+  serverCpuUs?: number;
+  generatorCpuUs?: number;
   note?: string;
 }
 
@@ -75,6 +81,10 @@ interface Run {
   timeouts: number;
   elapsedMs: number;
   rate: number;
+  /** The generator's CPU time. */
+  cpuMs: number;
+  /** The server's, filled in by measure(). */
+  serverCpuMs?: number;
 }
 
 interface Load {
@@ -95,8 +105,41 @@ async function load(l: Load, clients: number, firstClient: number, deadlineMs: n
     if (r.unexpected > 0) throw new Error(`${r.unexpected} OFFERs were not of the shape ${JSON.stringify(l.offers)}`);
     return r;
   }
+  const before = process.cpuUsage();
   const r = await runLoad({ ...l, clients, inFlight, firstClient, deadlineMs, tries });
-  return { ...r, acked: r.acked.length };
+  const used = process.cpuUsage(before);
+  return { ...r, acked: r.acked.length, cpuMs: (used.user + used.system) / 1000 };
+}
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
+/** CPU time (user + system, every thread) of the processes, in ms; processes gone count 0. */
+function cpuMsOf(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // fields after "(comm)": state is the 1st, utime the 12th, stime the 13th (proc(5))
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* exited */
+    }
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+/** Every process named `comm` (the PostgreSQL server and its backends). */
+function pidsNamed(comm: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) out.push(Number(d));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
 }
 
 function waitLine(p: ChildProcess, re: RegExp, ms: number): Promise<RegExpExecArray> {
@@ -130,9 +173,14 @@ async function kill(p: ChildProcess): Promise<void> {
 }
 
 /** Runs the measured load REPEAT times (distinct clients each) and reports the median run. */
-async function measure(target: string, run: (firstClient: number) => Promise<Run>, note?: string): Promise<Figure> {
+async function measure(target: string, run: (firstClient: number) => Promise<Run>, note: string, serverPids: () => number[]): Promise<Figure> {
   const results: Run[] = [];
-  for (let i = 0; i < REPEAT; i++) results.push(await run(i * CLIENTS));
+  for (let i = 0; i < REPEAT; i++) {
+    const pids = serverPids();
+    const before = cpuMsOf(pids);
+    const r = await run(i * CLIENTS);
+    results.push({ ...r, serverCpuMs: cpuMsOf([...new Set([...pids, ...serverPids()])]) - before });
+  }
   const sorted = [...results].sort((a, b) => a.rate - b.rate);
   const r = sorted[Math.floor((sorted.length - 1) / 2)];
   return {
@@ -147,6 +195,8 @@ async function measure(target: string, run: (firstClient: number) => Promise<Run
     runs: results.map((x) => Math.round(x.rate)),
     runTimeouts: results.map((x) => x.timeouts),
     best: Math.round(sorted[sorted.length - 1].rate),
+    serverCpuUs: Math.round(((r.serverCpuMs ?? 0) * 1000) / Math.max(1, r.acked)),
+    generatorCpuUs: Math.round((r.cpuMs * 1000) / Math.max(1, r.acked)),
     note: `${note}; generator: ${GENERATOR}`,
   };
 }
@@ -182,6 +232,8 @@ async function benchXbr(target: string, store: string, dir: string): Promise<Fig
       target,
       (firstClient) => load(l, CLIENTS, firstClient, 300_000),
       'durable before ACK; clients relayed, one site each',
+      // xbr-postgres: the database's CPU is the lease store's
+      () => (target === 'xbr-postgres' ? [p.pid!, ...pidsNamed('postgres')] : [p.pid!]),
     );
   } finally {
     await kill(p);
@@ -300,6 +352,8 @@ async function benchKeaWith(dir: string): Promise<Figure> {
       'kea-2.2',
       (firstClient) => load(l, CLIENTS, firstClient, 300_000),
       `memfile (persist: true: CSV appended, not fsynced before the ACK); full addresses (no RFC 7618); veth into a netns; socket receive buffers ${RCVBUF >> 20} MiB like xbr's`,
+      // `ip netns exec` execs Kea in place: the spawned pids are Kea's
+      () => [k4!.pid!, k6!.pid!],
     );
   } finally {
     if (k6) await kill(k6);
@@ -334,7 +388,8 @@ async function main(): Promise<void> {
       const f = figures[figures.length - 1];
       process.stdout.write(
         `${f.target.padEnd(14)} ${String(f.leasesPerSecond).padStart(7)} leases/s median of [${(f.runs ?? []).join(', ')}]  ` +
-          `(${f.acked}/${f.clients} ACKed in ${f.seconds} s, ${f.inFlight} in flight; timeouts per run [${(f.runTimeouts ?? []).join(', ')}])${f.note ? `  ${f.note}` : ''}\n`,
+          `(${f.acked}/${f.clients} ACKed in ${f.seconds} s, ${f.inFlight} in flight; timeouts per run [${(f.runTimeouts ?? []).join(', ')}]; ` +
+          `CPU per lease: server ${f.serverCpuUs ?? '-'} us, generator ${f.generatorCpuUs ?? '-'} us)${f.note ? `  ${f.note}` : ''}\n`,
       );
     }
   } finally {

@@ -22,7 +22,8 @@
 //
 //   dhcpgen --templates FILE --host ADDR --port P [--local-port P] --clients N
 //           --in-flight K [--first F] [--timeout-ms T] [--tries R] [--deadline-ms D]
-// prints one JSON line: acked, failed, naks, timeouts, unexpected, elapsedMs, rate.
+// prints one JSON line: acked, failed, naks, timeouts, unexpected, elapsedMs, rate,
+// cpuMs (its own CPU time, user + system).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -365,7 +367,10 @@ int main(int argc, char **argv) {
   }
   double elapsed = now_ms() - start;
   failed += nactive + (clients - next);
-  printf("{\"acked\":%ld,\"failed\":%ld,\"naks\":%ld,\"timeouts\":%ld,\"unexpected\":%ld,\"elapsedMs\":%.3f,\"rate\":%.1f}\n", acked, failed, naks, timeouts,
-         unexpected, elapsed, acked / (elapsed / 1e3));
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+  printf("{\"acked\":%ld,\"failed\":%ld,\"naks\":%ld,\"timeouts\":%ld,\"unexpected\":%ld,\"elapsedMs\":%.3f,\"rate\":%.1f,\"cpuMs\":%.1f}\n", acked, failed, naks,
+         timeouts, unexpected, elapsed, acked / (elapsed / 1e3), cpu_ms);
   return 0;
 }

@@ -41,6 +41,8 @@ export interface NativeLoadResult {
   unexpected: number;
   elapsedMs: number;
   rate: number;
+  /** The generator's own CPU time (user + system). */
+  cpuMs: number;
 }
 
 let built: string | undefined;
