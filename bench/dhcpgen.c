@@ -284,7 +284,7 @@ int main(int argc, char **argv) {
   double timeout_ms = atof(arg(argc, argv, "--timeout-ms", "2000"));
   tries = atoi(arg(argc, argv, "--tries", "5"));
   double deadline_ms = atof(arg(argc, argv, "--deadline-ms", "300000"));
-  if (clients == 0 || in_flight == 0 || tries < 1) die("--clients, --in-flight and --tries must be positive");
+  if (clients == 0 || in_flight == 0 || tries < 1 || tries > 255) die("--clients and --in-flight must be positive, --tries 1..255");
 
   struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
   if (inet_pton(AF_INET6, host, &to.sin6_addr) != 1) die("--host must be an IPv6 address literal");
