@@ -50,9 +50,17 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
   });
 
   /** Runs the generator for `seconds` at `pps`; returns what it reports sent and what reached the CE. */
-  async function run(size: number, seconds: number, pps: number, cpus?: string, path: 'kernel' | 'xbr' = 'kernel'): Promise<{ sent: number; delivered: number }> {
+  async function run(
+    size: number,
+    seconds: number,
+    pps: number,
+    cpus?: string,
+    path: 'kernel' | 'xbr' = 'kernel',
+  ): Promise<{ sent: number; delivered: number; where: string }> {
     const frame = frameFor(path, size, topo.mac(topo.ns.inet, NET.inet.dev), topo.mac(topo.ns.br, NET.br.dev4));
     const before = topo.linkStats(topo.ns.ce, NET.ce.dev).rxPackets;
+    const dropped = () => topo.linkStats(topo.ns.br, NET.br.dev6).txDropped + topo.linkStats(topo.ns.ce, NET.ce.dev).rxDropped;
+    const droppedBefore = dropped();
     const args = ['netns', 'exec', topo.ns.inet, gen.bin, '--obj', gen.obj, '--anchor', GEN_ANCHOR, '--dev', NET.inet.dev];
     args.push('--frame', Buffer.from(frame).toString('hex'), '--seconds', String(seconds), '--pps', String(pps));
     if (cpus !== undefined) args.push('--cpu', cpus);
@@ -60,8 +68,22 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
     const lines = out.trim().split('\n');
     expect(lines[0]).toBe('started');
     const g = JSON.parse(lines[lines.length - 1]!) as { sent: number; seconds: number; pps: number };
-    await sleep(200); // what is in flight arrives
-    return { sent: g.sent, delivered: topo.linkStats(topo.ns.ce, NET.ce.dev).rxPackets - before };
+    // What is in flight arrives: wait until everything sent has, or until the count has
+    // not moved for 500 ms (at most 5 s). A fixed 200 ms once fell 316 of 59,800 frames
+    // short in a full CI run, most likely the CE's softirq running behind the other
+    // test files' work (not reproduced in ten runs since, alone or beside them).
+    const delivered = () => topo.linkStats(topo.ns.ce, NET.ce.dev).rxPackets - before;
+    let last = -1;
+    let still = 0;
+    for (let waited = 0; waited < 5_000 && still < 500; waited += 100) {
+      const d = delivered();
+      if (d >= g.sent) break;
+      still = d === last ? still + 100 : 0;
+      last = d;
+      await sleep(100);
+    }
+    // a shortfall says whether the veths counted it as dropped (the BR's egress ring full)
+    return { sent: g.sent, delivered: delivered(), where: `dropped by the BR -> CE veths: ${dropped() - droppedBefore}` };
   }
 
   it('delivers every frame it sends, 64 B and 550 B, through the kernel forwarding that rewrites them', async () => {
@@ -73,7 +95,7 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
       expect(r.sent).toBeGreaterThan(30_000);
       expect(r.sent).toBeLessThan(90_000);
       // the CE's veth also counts the odd frame of the BR's own (IPv6 ND, MLD)
-      expect(r.delivered).toBeGreaterThanOrEqual(r.sent);
+      expect(r.delivered, r.where).toBeGreaterThanOrEqual(r.sent);
       expect(r.delivered - r.sent).toBeLessThan(10);
     }
   }, 60_000);
@@ -93,7 +115,7 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
     // each sender has half the rate: each queue about half the frames
     for (const n of per) expect(n).toBeGreaterThan(r.sent * 0.4);
     expect(per[0]! + per[1]!).toBeGreaterThanOrEqual(r.sent);
-    expect(r.delivered).toBeGreaterThanOrEqual(r.sent);
+    expect(r.delivered, r.where).toBeGreaterThanOrEqual(r.sent);
     expect(r.delivered - r.sent).toBeLessThan(10);
   }, 60_000);
 
@@ -112,7 +134,7 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
       // (sent back out of br4 instead, none arrive)
       const r = await run(64, 0.3, 200_000, '0,1', 'xbr');
       expect(r.sent).toBeGreaterThan(30_000);
-      expect(r.delivered).toBeGreaterThanOrEqual(r.sent);
+      expect(r.delivered, r.where).toBeGreaterThanOrEqual(r.sent);
       expect(r.delivered - r.sent).toBeLessThan(10);
     } finally {
       await stopProc(fwd, 'SIGTERM');
