@@ -2,7 +2,8 @@
 //
 // The in-kernel generator (bench/lab/xdpgen.c + xdpgen.bpf.c): built as the bench builds it, it sends
 // IPv6 frames from the IPv4 host's veth that the BR namespace's kernel forwards to the
-// CE, whose veth drops and counts them. Every frame it reports sent must arrive.
+// CE, whose veth drops and counts them. Every frame it reports sent must arrive (or be
+// counted as dropped by the veths on the way, a little under load: expectAllAccounted).
 // That holds only because the generator writes each frame's headers back before
 // sending it: live-frames mode recycles its pages without copying the frame in again,
 // and the kernel's forwarding rewrites MAC addresses and hop limit in place — without
@@ -56,7 +57,7 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
     pps: number,
     cpus?: string,
     path: 'kernel' | 'xbr' = 'kernel',
-  ): Promise<{ sent: number; delivered: number; where: string }> {
+  ): Promise<{ sent: number; delivered: number; dropped: number }> {
     const frame = frameFor(path, size, topo.mac(topo.ns.inet, NET.inet.dev), topo.mac(topo.ns.br, NET.br.dev4));
     const before = topo.linkStats(topo.ns.ce, NET.ce.dev).rxPackets;
     const dropped = () => topo.linkStats(topo.ns.br, NET.br.dev6).txDropped + topo.linkStats(topo.ns.ce, NET.ce.dev).rxDropped;
@@ -68,22 +69,35 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
     const lines = out.trim().split('\n');
     expect(lines[0]).toBe('started');
     const g = JSON.parse(lines[lines.length - 1]!) as { sent: number; seconds: number; pps: number };
-    // What is in flight arrives: wait until everything sent has, or until the count has
-    // not moved for 500 ms (at most 5 s). A fixed 200 ms once fell 316 of 59,800 frames
-    // short in a full CI run, most likely the CE's softirq running behind the other
-    // test files' work (not reproduced in ten runs since, alone or beside them).
+    // What is in flight arrives: wait until every frame sent is delivered or counted
+    // as dropped, or until the counts have not moved for 500 ms (at most 5 s).
     const delivered = () => topo.linkStats(topo.ns.ce, NET.ce.dev).rxPackets - before;
     let last = -1;
     let still = 0;
     for (let waited = 0; waited < 5_000 && still < 500; waited += 100) {
-      const d = delivered();
+      const d = delivered() + dropped() - droppedBefore;
       if (d >= g.sent) break;
       still = d === last ? still + 100 : 0;
       last = d;
       await sleep(100);
     }
-    // a shortfall says whether the veths counted it as dropped (the BR's egress ring full)
-    return { sent: g.sent, delivered: delivered(), where: `dropped by the BR -> CE veths: ${dropped() - droppedBefore}` };
+    return { sent: g.sent, delivered: delivered(), dropped: dropped() - droppedBefore };
+  }
+
+  /**
+   * Every frame sent arrived at the CE, or the veths between the BR and the CE counted
+   * it as dropped (the CE's receive ring full: a full CI run lost 8 of 59,800 frames
+   * there, counted, while other test files loaded both CPUs — an earlier one fell 316
+   * short before this test read the counters; the kernel does not promise a lossless
+   * veth). A frame the generator got wrong is neither: the BR's
+   * stack drops it uncounted by the veths, and this fails. The counted drops stay
+   * under 1 %.
+   */
+  function expectAllAccounted(r: { sent: number; delivered: number; dropped: number }): void {
+    expect(r.delivered + r.dropped, `delivered ${r.delivered}, dropped ${r.dropped}`).toBeGreaterThanOrEqual(r.sent);
+    expect(r.dropped).toBeLessThan(r.sent * 0.01);
+    // the CE's veth also counts the odd frame of the BR's own (IPv6 ND, MLD)
+    expect(r.delivered + r.dropped - r.sent).toBeLessThan(10);
   }
 
   it('delivers every frame it sends, 64 B and 550 B, through the kernel forwarding that rewrites them', async () => {
@@ -94,9 +108,7 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
       // pages of the batch before
       expect(r.sent).toBeGreaterThan(30_000);
       expect(r.sent).toBeLessThan(90_000);
-      // the CE's veth also counts the odd frame of the BR's own (IPv6 ND, MLD)
-      expect(r.delivered, r.where).toBeGreaterThanOrEqual(r.sent);
-      expect(r.delivered - r.sent).toBeLessThan(10);
+      expectAllAccounted(r);
     }
   }, 60_000);
 
@@ -115,8 +127,7 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
     // each sender has half the rate: each queue about half the frames
     for (const n of per) expect(n).toBeGreaterThan(r.sent * 0.4);
     expect(per[0]! + per[1]!).toBeGreaterThanOrEqual(r.sent);
-    expect(r.delivered, r.where).toBeGreaterThanOrEqual(r.sent);
-    expect(r.delivered - r.sent).toBeLessThan(10);
+    expectAllAccounted(r);
   }, 60_000);
 
   it('detaches its program from the anchor device when it ends', () => {
@@ -134,8 +145,7 @@ describe.skipIf(skip !== null)('netns lab: the lab bench\'s XDP generator and AF
       // (sent back out of br4 instead, none arrive)
       const r = await run(64, 0.3, 200_000, '0,1', 'xbr');
       expect(r.sent).toBeGreaterThan(30_000);
-      expect(r.delivered, r.where).toBeGreaterThanOrEqual(r.sent);
-      expect(r.delivered - r.sent).toBeLessThan(10);
+      expectAllAccounted(r);
     } finally {
       await stopProc(fwd, 'SIGTERM');
     }
