@@ -44,6 +44,11 @@ psql_su() {
 if [ "$(psql_su "SELECT 1 FROM pg_roles WHERE rolname = 'xbr'")" != "1" ]; then
   psql_su "CREATE ROLE xbr LOGIN PASSWORD 'xbr' CREATEDB"
 fi
+# The tests and the bench drop their databases WITH (FORCE), which terminates whatever
+# is connected; an autovacuum worker on the database is not xbr's, and without
+# pg_signal_backend the DROP fails ("must be a member of the role whose process is being
+# terminated or member of pg_signal_backend"; seen in a CI run). Idempotent.
+psql_su "GRANT pg_signal_backend TO xbr"
 if [ "$(psql_su "SELECT 1 FROM pg_database WHERE datname = 'xbr'")" != "1" ]; then
   psql_su "CREATE DATABASE xbr OWNER xbr"
 fi
