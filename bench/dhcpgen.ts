@@ -2,15 +2,13 @@
 // with the system's C compiler, fed the codec's query templates, run as a child
 // process. The same clients, the same bytes on the wire and the same state machine as
 // src/dhcp/loadgen.ts, for a fraction of its CPU (why: dhcpgen.c's header).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../src/core/engine.js';
 import { QueryFactory, type OfferShape, type Template } from '../src/dhcp/loadgen-wire.js';
-
-/** bench/dhcpgen.c, from the sources (this file runs as TS under vitest and compiled from dist/bench). */
-const SOURCE = join(dirname(fileURLToPath(import.meta.url)), ...(import.meta.url.includes('/dist/') ? ['..', '..', 'bench'] : []), 'dhcpgen.c');
+import { sh } from './lab/proc.js';
 
 export interface NativeLoadOptions {
   /** IPv6 address literal of the server. */
@@ -52,7 +50,7 @@ export function buildDhcpgen(): string {
   if (built !== undefined && statSync(built, { throwIfNoEntry: false }) !== undefined) return built;
   const dir = mkdtempSync(join(tmpdir(), 'xbr-dhcpgen-'));
   const bin = join(dir, 'dhcpgen');
-  execFileSync('cc', ['-O2', '-Wall', '-o', bin, SOURCE], { stdio: 'pipe', timeout: 60_000 });
+  sh('cc', ['-O2', '-Wall', '-o', bin, join(packageRoot(), 'bench', 'dhcpgen.c')], 60_000);
   built = bin;
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return bin;
