@@ -23,6 +23,8 @@ import pg from 'pg';
 import { runLoad } from '../src/dhcp/loadgen.js';
 import type { OfferShape } from '../src/dhcp/loadgen-wire.js';
 import { runNativeLoad } from './dhcpgen.js';
+import { machineLine } from './report.js';
+import { busiestThread, cpuMsOf, threadCpuOf } from './thread-cpu.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -71,6 +73,11 @@ interface Figure {
    */
   serverCpuUs?: number;
   generatorCpuUs?: number;
+  /**
+   * The server's busiest thread in the median run and its share of the run's wall time
+   * (thread-cpu.ts): near 1, that thread is the server's ceiling, whatever CPU is left.
+   */
+  busiestThread?: { name: string; share: number };
   note?: string;
 }
 
@@ -85,6 +92,7 @@ interface Run {
   cpuMs: number;
   /** The server's, filled in by measure(). */
   serverCpuMs?: number;
+  busiestThread?: { name: string; share: number };
 }
 
 interface Load {
@@ -109,23 +117,6 @@ async function load(l: Load, clients: number, firstClient: number, deadlineMs: n
   const r = await runLoad({ ...l, clients, inFlight, firstClient, deadlineMs, tries });
   const used = process.cpuUsage(before);
   return { ...r, acked: r.acked.length, cpuMs: (used.user + used.system) / 1000 };
-}
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
-/** CPU time (user + system, every thread) of the processes, in ms; processes gone count 0. */
-function cpuMsOf(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      // fields after "(comm)": state is the 1st, utime the 12th, stime the 13th (proc(5))
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      /* exited */
-    }
-  }
-  return (ticks * 1000) / CLK_TCK;
 }
 
 /** Every process named `comm` (the PostgreSQL server and its backends). */
@@ -178,8 +169,16 @@ async function measure(target: string, run: (firstClient: number) => Promise<Run
   for (let i = 0; i < REPEAT; i++) {
     const pids = serverPids();
     const before = cpuMsOf(pids);
+    const threadsBefore = threadCpuOf(pids);
     const r = await run(i * CLIENTS);
-    results.push({ ...r, serverCpuMs: cpuMsOf([...new Set([...pids, ...serverPids()])]) - before });
+    const all = [...new Set([...pids, ...serverPids()])];
+    const busiest = busiestThread(threadsBefore, threadCpuOf(all), r.elapsedMs);
+    results.push({ ...r, serverCpuMs: cpuMsOf(all) - before, busiestThread: busiest });
+    process.stderr.write(
+      `${target}: run ${i + 1}/${REPEAT}: ${Math.round(r.rate)} leases/s, ${r.timeouts} timeouts` +
+        (busiest ? `, busiest thread ${busiest.name} ${Math.round(busiest.share * 100)} %` : '') +
+        '\n',
+    );
   }
   const sorted = [...results].sort((a, b) => a.rate - b.rate);
   const r = sorted[Math.floor((sorted.length - 1) / 2)];
@@ -197,6 +196,7 @@ async function measure(target: string, run: (firstClient: number) => Promise<Run
     best: Math.round(sorted[sorted.length - 1].rate),
     serverCpuUs: Math.round(((r.serverCpuMs ?? 0) * 1000) / Math.max(1, r.acked)),
     generatorCpuUs: Math.round((r.cpuMs * 1000) / Math.max(1, r.acked)),
+    busiestThread: r.busiestThread && { name: r.busiestThread.name, share: Number(r.busiestThread.share.toFixed(2)) },
     note: `${note}; generator: ${GENERATOR}`,
   };
 }
@@ -395,8 +395,36 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const machine = machineLine();
+  process.stdout.write(`\n${table(figures)}\nmachine: ${machine}\n`);
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, figures }, null, 2) + '\n');
+  writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), machine, command: process.argv.slice(1).join(' '), figures }, null, 2) + '\n');
+}
+
+/** The figures side by side (Markdown), then each xbr target's rate over Kea's. */
+function table(figures: readonly Figure[]): string {
+  const n = (x: number | undefined) => (x === undefined ? '-' : x.toLocaleString('en-US'));
+  const rows = figures.map((f) =>
+    [
+      f.target,
+      n(f.leasesPerSecond),
+      (f.runs ?? []).map(n).join(' '),
+      (f.runTimeouts ?? []).join(' '),
+      `${n(f.serverCpuUs)} µs`,
+      f.busiestThread ? `${f.busiestThread.name} ${Math.round(f.busiestThread.share * 100)} %` : '-',
+      `${n(f.generatorCpuUs)} µs`,
+    ].join(' | '),
+  );
+  const lines = [
+    `| target | leases/s (median of ${REPEAT}) | runs | timeouts | server CPU per lease | busiest server thread | generator CPU per lease |`,
+    '| --- | ---: | --- | --- | ---: | --- | ---: |',
+    ...rows.map((r) => `| ${r} |`),
+  ];
+  const kea = figures.find((f) => f.target === 'kea-2.2' && f.leasesPerSecond > 0);
+  for (const f of figures) {
+    if (kea !== undefined && f.target.startsWith('xbr') && f.leasesPerSecond > 0) lines.push(`${f.target} / Kea: ${(f.leasesPerSecond / kea.leasesPerSecond).toFixed(2)}x`);
+  }
+  return lines.join('\n');
 }
 
 await main();
