@@ -21,21 +21,12 @@ import { Dhcp4MessageType as T, ipv6FromBytes } from '../../src/dhcp/codec/index
 import { runLoad, type Ack } from '../../src/dhcp/loadgen.js';
 import { Dhcp4o6Server } from '../../src/dhcp/server.js';
 import { ensureBuilt, startDhcp, stopChild, type Child } from './cli-helpers.js';
+import { pgUnavailable } from './server-helpers.js';
 
 const BASE_URL = process.env.XBR_PG_URL ?? 'postgres://xbr:xbr@127.0.0.1:5432/xbr';
 const CI = process.env.CI === 'true';
 
-async function probe(): Promise<string | null> {
-  const c = new pg.Client({ connectionString: BASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    await c.end();
-    return null;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-}
-const unavailable = await probe();
+const unavailable = await pgUnavailable(BASE_URL);
 
 describe.skipIf(unavailable !== null && !CI)('PostgreSQL lease store', () => {
   const dbName = `xbr_t_${process.pid}_${Date.now()}`;

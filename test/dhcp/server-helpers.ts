@@ -32,6 +32,18 @@ export type StoreKind = 'sqlite' | 'postgres';
 /** Where the PostgreSQL tests connect (scripts/start-postgres.sh sets this up). */
 export const PG_URL = process.env.XBR_PG_URL ?? 'postgres://xbr:xbr@127.0.0.1:5432/xbr';
 
+/** Why PostgreSQL at `url` cannot be used (its error message), or null when it can. */
+export async function pgUnavailable(url = PG_URL): Promise<string | null> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.end();
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 let dbSeq = 0;
 
 /** A temp dir (SQLite file) or a fresh PostgreSQL database per test, servers to stop. */

@@ -5,21 +5,11 @@
 // except in CI (CI=true), where a missing database fails.
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { PG_URL } from './server-helpers.js';
+import { PG_URL, pgUnavailable } from './server-helpers.js';
 import { reconfigureSuite } from './reconfigure-suite.js';
 import { serverSuite } from './server-suite.js';
 
-async function probe(): Promise<string | null> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    await c.end();
-    return null;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-}
-const unavailable = await probe();
+const unavailable = await pgUnavailable(PG_URL);
 const CI = process.env.CI === 'true';
 
 if (unavailable !== null && CI) {
