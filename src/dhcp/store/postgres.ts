@@ -105,15 +105,24 @@ const SITE_ROWS = (site: string) => `(SELECT state, expires_at, client FROM xbr_
 const SITE_HELD = (now: string, client: string) => `s_rows.state IN ('offered', 'bound') AND s_rows.expires_at > ${now} AND s_rows.client <> ${client}`;
 
 const FUNCTIONS = `
+-- PL/pgSQL, not LANGUAGE sql: a SQL function called from PL/pgSQL is parsed and
+-- planned again in every transaction; PL/pgSQL keeps its statements' plans per session.
 CREATE OR REPLACE FUNCTION xbr_take(r xbr_leases, p_state text, p_client text, p_until bigint, p_site text, p_ipv6 bytea, p_plen int, p_now bigint)
-RETURNS xbr_leases LANGUAGE sql AS $f$
+RETURNS xbr_leases LANGUAGE plpgsql AS $f$
+DECLARE
+  l xbr_leases;
+BEGIN
   UPDATE xbr_leases SET state = p_state, client = p_client, expires_at = p_until, site = p_site, ipv6 = p_ipv6, prefix_len = p_plen, updated_at = p_now
-  WHERE ipv4 = r.ipv4 AND psid = r.psid RETURNING *;
+    WHERE ipv4 = r.ipv4 AND psid = r.psid RETURNING * INTO l;
+  RETURN l;
+END;
 $f$;
 
 CREATE OR REPLACE FUNCTION xbr_site_full(p_site text, p_client text, p_limit int, p_now bigint)
-RETURNS boolean LANGUAGE sql AS $f$
-  SELECT count(*) >= p_limit FROM (SELECT 1 FROM ${SITE_ROWS('p_site')} WHERE ${SITE_HELD('p_now', 'p_client')} LIMIT p_limit) s;
+RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+  RETURN (SELECT count(*) >= p_limit FROM (SELECT 1 FROM ${SITE_ROWS('p_site')} WHERE ${SITE_HELD('p_now', 'p_client')} LIMIT p_limit) s);
+END;
 $f$;
 
 CREATE OR REPLACE FUNCTION xbr_allocate(p_client text, p_site text, p_limit int, p_eligible text[], p_req_ipv4 bigint, p_req_psid int,
@@ -366,23 +375,26 @@ export class PostgresLeaseStore implements LeaseStore {
         await c.query('SELECT pg_notify($1, $2)', [CHANNEL, this.payload(ch)]);
       },
       allocateOne: async (h, plan, now, offerUntil) => {
-        const { rows: [x] } = await c.query<FnRow>(
-          'SELECT res, (r).* FROM xbr_allocate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
-          [
+        const { rows: [x] } = await c.query<FnRow>({
+          // named: prepared once per connection, not parsed and planned per call
+          name: 'xbr_allocate',
+          text: 'SELECT res, (r).* FROM xbr_allocate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+          values: [
             h.client, h.site, h.siteLimit, plan.eligible, plan.requested?.ipv4 ?? null, plan.requested?.psid ?? null, plan.order, now, offerUntil,
             bytea(h.ipv6), h.prefixLen, this.cursors.after(plan.order),
           ],
-        );
+        });
         if (x.res === 'site-limit' || x.res === 'exhausted') return { ok: false, why: x.res };
         const row = fromRaw(x);
         if (x.res === 'new') this.cursors.took(row);
         return { ok: true, row, how: x.res === 'new-lapsed' ? 'new' : (x.res as 'current' | 'previous' | 'requested' | 'new') };
       },
       bindOne: async (h, slot, eligible, kind, now, leaseUntil) => {
-        const { rows: [x] } = await c.query<FnRow & { why: string | null }>(
-          'SELECT res, why, (r).* FROM xbr_bind($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
-          [h.client, h.site, h.siteLimit, eligible, slot.ipv4, slot.psid, kind, now, leaseUntil, bytea(h.ipv6), h.prefixLen, this.origin],
-        );
+        const { rows: [x] } = await c.query<FnRow & { why: string | null }>({
+          name: 'xbr_bind',
+          text: 'SELECT res, why, (r).* FROM xbr_bind($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+          values: [h.client, h.site, h.siteLimit, eligible, slot.ipv4, slot.psid, kind, now, leaseUntil, bytea(h.ipv6), h.prefixLen, this.origin],
+        });
         if (x.res === 'ack') return { kind: 'ack', row: fromRaw(x) };
         return { kind: x.res as 'nak' | 'silent', why: x.why ?? '' };
       },
