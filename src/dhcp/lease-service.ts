@@ -38,16 +38,21 @@ export class StoreLeaseService implements LeaseService {
 
   allocate(h: Holder, plan: AllocationPlan, now: number, offerUntil: number): Promise<AllocateResult> {
     // The site's advisory lock (PostgreSQL) makes the per-site count exact across servers.
-    return this.commit.submit((tx) => allocate(tx, h, plan, now, offerUntil), h.site);
+    return this.commit.submit((tx) => allocate(tx, h, plan, now, offerUntil), h.site, { op: 'allocate', h, plan, now, offerUntil });
   }
 
   bind(h: Holder, slot: Slot, eligible: readonly string[], kind: RequestKind, now: number, leaseUntil: number): Promise<BindResult> {
-    return this.commit.submit(async (tx) => {
-      const r = await bind(tx, h, slot, eligible, kind, now, leaseUntil);
-      // bindOne (PostgreSQL) publishes inside its statement.
-      if (r.kind === 'ack' && r.row.ipv6 !== null && tx.bindOne === undefined) await tx.publish({ op: 'put', row: r.row });
-      return r;
-    }, h.site);
+    return this.commit.submit(
+      async (tx) => {
+        const r = await bind(tx, h, slot, eligible, kind, now, leaseUntil);
+        // bindOne (PostgreSQL) publishes inside its statement.
+        if (r.kind === 'ack' && r.row.ipv6 !== null && tx.bindOne === undefined) await tx.publish({ op: 'put', row: r.row });
+        return r;
+      },
+      h.site,
+      // without a slot, bind() answers without the store: no op, the unit does it
+      slot === undefined ? undefined : { op: 'bind', h, slot, eligible, kind, now, leaseUntil },
+    );
   }
 
   release(client: string, slot: Slot, eligible: readonly string[], now: number): Promise<LeaseRow | null> {

@@ -7,10 +7,12 @@
 // soon as `maxBatch` units are waiting; at most `concurrency` transactions are in
 // flight (SQLite: 1; PostgreSQL: one per pooled connection). A unit that throws, or a
 // failed commit, fails every unit of its batch (nothing of it was committed).
-import type { LeaseStore, LeaseTx } from './types.js';
+import type { LeaseOp, LeaseStore, LeaseTx } from './types.js';
 
 interface Pending {
   unit: (tx: LeaseTx) => Promise<unknown>;
+  /** The unit as data, when it is one (a batch of only these can go to store.runOps). */
+  op?: LeaseOp;
   lockKey?: string;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
@@ -43,11 +45,14 @@ export class GroupCommit {
     this.maxBatch = n;
   }
 
-  /** Runs `unit` in the next batch; resolves with its result once the batch committed. */
-  submit<T>(unit: (tx: LeaseTx) => Promise<T>, lockKey?: string): Promise<T> {
+  /**
+   * Runs `unit` in the next batch; resolves with its result once the batch committed.
+   * `op`: the same unit as data (it must give the same result), for stores with runOps.
+   */
+  submit<T>(unit: (tx: LeaseTx) => Promise<T>, lockKey?: string, op?: LeaseOp): Promise<T> {
     if (this.closed) return Promise.reject(new Error('lease store closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ unit, lockKey, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ unit, op, lockKey, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -92,10 +97,14 @@ export class GroupCommit {
   private async run(batch: Pending[]): Promise<void> {
     const keys = [...new Set(batch.map((p) => p.lockKey).filter((k): k is string => k !== undefined))].sort();
     try {
-      const results = await this.store.transaction(
-        batch.map((p) => p.unit),
-        keys,
-      );
+      const ops = this.store.runOps === undefined ? undefined : batch.map((p) => p.op);
+      const results =
+        ops !== undefined && ops.every((o) => o !== undefined)
+          ? await this.store.runOps!(ops as LeaseOp[], keys)
+          : await this.store.transaction(
+              batch.map((p) => p.unit),
+              keys,
+            );
       this.stats.transactions++;
       this.stats.units += batch.length;
       if (batch.length > this.stats.largestBatch) this.stats.largestBatch = batch.length;

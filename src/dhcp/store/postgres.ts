@@ -14,7 +14,8 @@
 // - A deadlock or serialization failure (40P01, 40001) rolls the transaction back;
 //   it is retried (up to 3 times) from the start.
 import pg from 'pg';
-import { RETIRED_POOL, type BindingChange, type LeaseRow, type LeaseState, type LeaseStore, type LeaseTx, type PoolSlots } from './types.js';
+import type { AllocateResult, BindResult } from '../leases.js';
+import { RETIRED_POOL, type BindingChange, type LeaseOp, type LeaseRow, type LeaseState, type LeaseStore, type LeaseTx, type PoolSlots } from './types.js';
 
 const CHANNEL = 'xbr_leases';
 
@@ -218,7 +219,65 @@ BEGIN
   RETURN QUERY SELECT 'ack', NULL::text, l;
 END;
 $f$;
+
+-- A batch of allocations and binds (store.runOps) in one call: each op of p_ops in turn
+-- ({"a": [xbr_allocate's arguments but p_after]} or {"b": [xbr_bind's but p_origin]}),
+-- each seeing the ones before it. p_after: the free-slot cursors by pool
+-- ({"pool": [freed_at, ipv4, psid]}), moved here by every new slot taken, as the
+-- server's own cursors move between calls.
+CREATE OR REPLACE FUNCTION xbr_run(p_ops jsonb, p_after jsonb, p_origin text)
+RETURNS TABLE (ord int, res text, why text, r xbr_leases) LANGUAGE plpgsql AS $f$
+DECLARE
+  o jsonb;
+  x jsonb;
+  n int := 0;
+  p text;
+  after bigint[];
+  cur jsonb := coalesce(p_after, '{}');
+  a record;
+  b record;
+BEGIN
+  FOR o IN SELECT jsonb_array_elements(p_ops) LOOP
+    n := n + 1;
+    IF o ? 'a' THEN
+      x := o->'a';
+      after := ARRAY[]::bigint[];
+      FOR p IN SELECT jsonb_array_elements_text(x->6) LOOP
+        after := after || ARRAY[(cur->p->>0)::bigint, (cur->p->>1)::bigint, (cur->p->>2)::bigint];
+      END LOOP;
+      SELECT * INTO a FROM xbr_allocate(x->>0, x->>1, (x->>2)::int, ARRAY(SELECT jsonb_array_elements_text(x->3)),
+        (x->>4)::bigint, (x->>5)::int, ARRAY(SELECT jsonb_array_elements_text(x->6)), (x->>7)::bigint, (x->>8)::bigint,
+        decode(x->>9, 'hex'), (x->>10)::int, after);
+      IF a.res = 'new' THEN
+        cur := jsonb_set(cur, ARRAY[(a.r).pool], jsonb_build_array((a.r).freed_at, (a.r).ipv4, (a.r).psid));
+      END IF;
+      RETURN QUERY SELECT n, a.res, NULL::text, a.r;
+    ELSE
+      x := o->'b';
+      SELECT * INTO b FROM xbr_bind(x->>0, x->>1, (x->>2)::int, ARRAY(SELECT jsonb_array_elements_text(x->3)),
+        (x->>4)::bigint, (x->>5)::int, x->>6, (x->>7)::bigint, (x->>8)::bigint, decode(x->>9, 'hex'), (x->>10)::int, p_origin);
+      RETURN QUERY SELECT n, b.res, b.why, b.r;
+    END IF;
+  END LOOP;
+END;
+$f$;
 `;
+
+/** xbr_run's p_ops entry for an op: the arguments in the order of the function it calls. */
+function opJson(o: LeaseOp): unknown {
+  const v6 = o.h.ipv6 === null ? null : Buffer.from(o.h.ipv6).toString('hex');
+  if (o.op === 'allocate') {
+    const q = o.plan.requested;
+    return { a: [o.h.client, o.h.site, o.h.siteLimit, o.plan.eligible, q?.ipv4 ?? null, q?.psid ?? null, o.plan.order, o.now, o.offerUntil, v6, o.h.prefixLen] };
+  }
+  return { b: [o.h.client, o.h.site, o.h.siteLimit, o.eligible, o.slot.ipv4, o.slot.psid, o.kind, o.now, o.leaseUntil, v6, o.h.prefixLen] };
+}
+
+/** An xbr_bind row as leases.ts bind() returns it. */
+function bindResult(x: FnRow & { why: string | null }): BindResult {
+  if (x.res === 'ack') return { kind: 'ack', row: fromRaw(x) };
+  return { kind: x.res as 'nak' | 'silent', why: x.why ?? '' };
+}
 
 /** Wire form of a change in a NOTIFY payload. */
 interface Payload {
@@ -256,6 +315,12 @@ class FreeCursors {
     const out: (number | null)[] = [];
     for (const p of order) out.push(...(this.last.get(p) ?? [null, null, null]));
     return out;
+  }
+
+  /** xbr_run's p_after: the cursor of `pool`, if any, into `out`. */
+  into(out: Record<string, [number, number, number]>, pool: string): void {
+    const c = this.last.get(pool);
+    if (c !== undefined) out[pool] = c;
   }
 
   took(row: LeaseRow): void {
@@ -384,10 +449,7 @@ export class PostgresLeaseStore implements LeaseStore {
             bytea(h.ipv6), h.prefixLen, this.cursors.after(plan.order),
           ],
         });
-        if (x.res === 'site-limit' || x.res === 'exhausted') return { ok: false, why: x.res };
-        const row = fromRaw(x);
-        if (x.res === 'new') this.cursors.took(row);
-        return { ok: true, row, how: x.res === 'new-lapsed' ? 'new' : (x.res as 'current' | 'previous' | 'requested' | 'new') };
+        return this.allocateResult(x);
       },
       bindOne: async (h, slot, eligible, kind, now, leaseUntil) => {
         const { rows: [x] } = await c.query<FnRow & { why: string | null }>({
@@ -395,10 +457,17 @@ export class PostgresLeaseStore implements LeaseStore {
           text: 'SELECT res, why, (r).* FROM xbr_bind($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
           values: [h.client, h.site, h.siteLimit, eligible, slot.ipv4, slot.psid, kind, now, leaseUntil, bytea(h.ipv6), h.prefixLen, this.origin],
         });
-        if (x.res === 'ack') return { kind: 'ack', row: fromRaw(x) };
-        return { kind: x.res as 'nak' | 'silent', why: x.why ?? '' };
+        return bindResult(x);
       },
     };
+  }
+
+  /** An xbr_allocate row as leases.ts allocate() returns it; a new slot moves the pool's cursor. */
+  private allocateResult(x: FnRow): AllocateResult {
+    if (x.res === 'site-limit' || x.res === 'exhausted') return { ok: false, why: x.res };
+    const row = fromRaw(x);
+    if (x.res === 'new') this.cursors.took(row);
+    return { ok: true, row, how: x.res === 'new-lapsed' ? 'new' : (x.res as 'current' | 'previous' | 'requested' | 'new') };
   }
 
   private payload(ch: BindingChange): string {
@@ -417,6 +486,36 @@ export class PostgresLeaseStore implements LeaseStore {
   }
 
   async transaction<T>(units: readonly ((tx: LeaseTx) => Promise<T>)[], lockKeys: readonly string[] = []): Promise<T[]> {
+    return this.inTransaction(lockKeys, async (c) => {
+      const tx = this.txOn(c);
+      const out: T[] = [];
+      for (const u of units) out.push(await u(tx));
+      return out;
+    });
+  }
+
+  async runOps(ops: readonly LeaseOp[], lockKeys: readonly string[] = []): Promise<(AllocateResult | BindResult)[]> {
+    const rows = await this.inTransaction(lockKeys, async (c) => {
+      const after: Record<string, [number, number, number]> = {};
+      for (const o of ops) if (o.op === 'allocate') for (const p of o.plan.order) this.cursors.into(after, p);
+      return (
+        await c.query<FnRow & { ord: number; why: string | null }>({
+          name: 'xbr_run',
+          text: 'SELECT ord, res, why, (r).* FROM xbr_run($1, $2, $3) ORDER BY ord',
+          values: [JSON.stringify(ops.map(opJson)), JSON.stringify(after), this.origin],
+        })
+      ).rows;
+    });
+    if (rows.length !== ops.length) throw new Error(`xbr_run answered ${rows.length} rows for ${ops.length} operations`);
+    // after the commit: a rolled-back batch moved no cursor
+    return rows.map((x, i) => (ops[i].op === 'allocate' ? this.allocateResult(x) : bindResult(x)));
+  }
+
+  /**
+   * BEGIN, the advisory locks of `lockKeys` (sorted), `body`, COMMIT; a deadlock or
+   * serialization failure rolls back and runs it all again (up to 3 times).
+   */
+  private async inTransaction<T>(lockKeys: readonly string[], body: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
     try {
       for (let attempt = 1; ; attempt++) {
@@ -427,9 +526,7 @@ export class PostgresLeaseStore implements LeaseStore {
               [...lockKeys].sort(),
             ]);
           }
-          const tx = this.txOn(c);
-          const out: T[] = [];
-          for (const u of units) out.push(await u(tx));
+          const out = await body(c);
           await c.query('COMMIT');
           return out;
         } catch (e) {

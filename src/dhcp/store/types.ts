@@ -115,6 +115,22 @@ export interface LeaseTx {
   ): Promise<BindResult>;
 }
 
+/**
+ * The two hot lease operations as data (lease-service.ts attaches one to each unit it
+ * submits), for a store that runs a whole batch of them in one call (runOps).
+ */
+export type LeaseOp =
+  | { op: 'allocate'; h: Holder; plan: AllocationPlan; now: number; offerUntil: number }
+  | {
+      op: 'bind';
+      h: Holder;
+      slot: { ipv4: number; psid: number | null };
+      eligible: readonly string[];
+      kind: RequestKind;
+      now: number;
+      leaseUntil: number;
+    };
+
 export interface LeaseStore {
   readonly kind: 'sqlite' | 'postgres';
   /**
@@ -141,6 +157,13 @@ export interface LeaseStore {
    * locks (PostgreSQL advisory locks on the sites the units count against).
    */
   transaction<T>(units: readonly ((tx: LeaseTx) => Promise<T>)[], lockKeys?: readonly string[]): Promise<T[]>;
+  /**
+   * Optional: transaction() for a batch of hot operations in one call to the store
+   * (PostgreSQL: one statement instead of one round trip per lease). The same results
+   * as leases.ts allocate() / bind() run in order in one transaction, each seeing the
+   * ones before it (a bind's binding change published as bindOne publishes it).
+   */
+  runOps?(ops: readonly LeaseOp[], lockKeys?: readonly string[]): Promise<(AllocateResult | BindResult)[]>;
   /** Bound rows whose lease has not expired (restored as bindings at start). */
   active(now: number): Promise<LeaseRow[]>;
   /**

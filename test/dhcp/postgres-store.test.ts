@@ -1,4 +1,8 @@
-// The PostgreSQL store's hot look-ups under the conditions that made them slow:
+// The PostgreSQL store's hot paths:
+// - a batch of allocations and binds run as one call (runOps) gives exactly what the
+//   same operations give one by one in one transaction (leases.ts over allocateOne /
+//   bindOne);
+// and its look-ups under the conditions that made them slow:
 // - the free-slot search resumes after the last slot this server took (FreeCursors),
 //   and still finds a slot it left behind once none is left after the cursor;
 // - with the planner's statistics of a new table (every slot free; autovacuum off so
@@ -8,9 +12,9 @@
 // except in CI (CI=true), where a missing database fails.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allocate, bind, type AllocateResult, type Holder } from '../../src/dhcp/leases.js';
+import { allocate, bind, type AllocateResult, type BindResult, type Holder } from '../../src/dhcp/leases.js';
 import { PostgresLeaseStore } from '../../src/dhcp/store/postgres.js';
-import type { LeaseRow, PoolSlots } from '../../src/dhcp/store/types.js';
+import type { LeaseOp, LeaseRow, PoolSlots } from '../../src/dhcp/store/types.js';
 import { PG_URL, pgUnavailable } from './server-helpers.js';
 
 const unavailable = await pgUnavailable();
@@ -23,11 +27,15 @@ const SMALL: PoolSlots = { name: 'small', first: BASE, count: 1, psidLen: 2, psi
 /** 4,096 slots: 256 addresses x 16 PSIDs. */
 const BIG: PoolSlots = { name: 'big', first: BASE + 256, count: 256, psidLen: 4, psidOffset: 6, psids: [...Array(16).keys()] };
 
+/** Two pools of the same shape, 16 slots each: one for runOps, one for the units one by one. */
+const EQ_A: PoolSlots = { name: 'eq-a', first: BASE + 1024, count: 4, psidLen: 2, psidOffset: 6, psids: [0, 1, 2, 3] };
+const EQ_B: PoolSlots = { ...EQ_A, name: 'eq-b', first: BASE + 2048 };
+
 const NOW = 1_800_000_000_000;
 const holder = (client: string): Holder => ({ client, site: `site ${client}`, siteLimit: 4, ipv6: null, prefixLen: 0 });
 const plan = (pool: string) => ({ eligible: [pool], order: [pool] });
 
-describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: look-ups', () => {
+describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: batches and look-ups', () => {
   const dbName = `xbr_l_${process.pid}_${Date.now()}`;
   const url = PG_URL.replace(/\/[^/?]*(\?|$)/, `/${dbName}$1`);
   let store: PostgresLeaseStore;
@@ -49,7 +57,7 @@ describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: look-ups', () =>
     if (unavailable !== null) throw new Error(`PostgreSQL at ${PG_URL} is required in CI (scripts/start-postgres.sh): ${unavailable}`);
     await admin((c) => c.query(`CREATE DATABASE ${dbName}`));
     store = await PostgresLeaseStore.connect(url, 'test');
-    await store.init([SMALL, BIG]);
+    await store.init([SMALL, BIG, EQ_A, EQ_B]);
     // the statistics of a new table, kept: every slot free
     await admin(async (c) => {
       await c.query('ANALYZE xbr_leases');
@@ -61,6 +69,63 @@ describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: look-ups', () =>
     if (unavailable !== null) return;
     await store?.close();
     await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+  });
+
+  it('a batch run as one call (runOps) gives what the same operations give one by one', async () => {
+    // Operations that depend on the ones before them: a repeated DISCOVER, a site filling
+    // up (limit 4), binds of one's own and of another's offer, a requested slot.
+    const ops = (pool: PoolSlots, tag: string): LeaseOp[] => {
+      const h = (c: string, site = 's1', ipv6: Uint8Array | null = null): Holder => ({
+        client: `${tag}-${c}`,
+        site: `${tag}-${site}`,
+        siteLimit: 4,
+        ipv6,
+        prefixLen: ipv6 === null ? 0 : 128,
+      });
+      const a = (holder: Holder, requested?: number): LeaseOp => ({
+        op: 'allocate',
+        h: holder,
+        plan: { ...plan(pool.name), requested: requested === undefined ? undefined : { ipv4: pool.first + (requested >> 2), psid: requested & 3 } },
+        now: NOW,
+        offerUntil: NOW + 60_000,
+      });
+      const b = (holder: Holder, slot: number, kind: 'selecting' | 'init-reboot' | 'renewing'): LeaseOp => ({
+        op: 'bind',
+        h: holder,
+        slot: { ipv4: pool.first + (slot >> 2), psid: slot & 3 },
+        eligible: [pool.name],
+        kind,
+        now: NOW + 1_000,
+        leaseUntil: NOW + 3_600_000,
+      });
+      const v6 = Uint8Array.from({ length: 16 }, (_, i) => (i === 0 ? 0x20 : i === 15 ? 1 : 0));
+      return [
+        a(h('c1', 's1', v6)), a(h('c1', 's1', v6)), a(h('c2')), a(h('c3')), a(h('c4')), a(h('c5')),
+        b(h('c1', 's1', v6), 0, 'selecting'), b(h('c2'), 0, 'selecting'), b(h('c9', 's3'), 9, 'init-reboot'),
+        a(h('c6', 's2'), 6), b(h('c6', 's2'), 6, 'renewing'),
+      ];
+    };
+    const seen = (pool: PoolSlots, r: AllocateResult | BindResult) => {
+      const row = 'row' in r ? r.row : undefined;
+      const slot = row && { slot: (row.ipv4 - pool.first) * 4 + row.psid, state: row.state, expiresAt: row.expiresAt, ipv6: row.ipv6 && Buffer.from(row.ipv6).toString('hex') };
+      if ('ok' in r) return r.ok ? { how: r.how, ...slot } : { why: r.why };
+      return r.kind === 'ack' ? { kind: r.kind, ...slot } : { kind: r.kind, why: r.why };
+    };
+    const batched = (await store.runOps!(ops(EQ_A, 'a'))).map((r) => seen(EQ_A, r));
+    const oneByOne = (
+      await store.transaction(
+        ops(EQ_B, 'b').map((o) => (tx) => (o.op === 'allocate' ? allocate(tx, o.h, o.plan, o.now, o.offerUntil) : bind(tx, o.h, o.slot, o.eligible, o.kind, o.now, o.leaseUntil))),
+      )
+    ).map((r) => seen(EQ_B, r));
+    expect(batched).toEqual(oneByOne);
+    // and what leases.ts says they are
+    expect(batched.map((r) => ('how' in r ? r.how : 'kind' in r ? `${r.kind}${r.why ? ' ' + r.why : ''}` : r.why))).toEqual([
+      'new', 'current', 'new', 'new', 'new', 'site-limit',
+      'ack', 'nak held-by-another', 'silent no-record',
+      'requested', 'ack',
+    ]);
+    expect(batched.slice(0, 5).map((r) => ('slot' in r ? r.slot : -1))).toEqual([0, 0, 1, 2, 3]);
+    expect(batched[6]).toMatchObject({ slot: 0, state: 'bound', expiresAt: NOW + 3_600_000, ipv6: '20000000000000000000000000000001' });
   });
 
   it('a new slot is searched for after the last one taken; one left behind is taken when none is left after it', async () => {
