@@ -10,7 +10,9 @@
 // - Every binding change is published with pg_notify inside its transaction; NOTIFY is
 //   delivered at commit, to every LISTENing server and BR (follow()).
 // - Durability: a COMMIT with PostgreSQL's default synchronous_commit = on returns
-//   after the WAL is flushed; the group commit runs several units per transaction.
+//   after the WAL is flushed; the group commit runs several units per transaction
+//   (a batch of allocations and binds: one xbr_run statement, its own transaction,
+//   committed before its rows are returned, runOps).
 // - A deadlock or serialization failure (40P01, 40001) rolls the transaction back;
 //   it is retried (up to 3 times) from the start.
 import pg from 'pg';
@@ -95,16 +97,18 @@ CREATE TABLE IF NOT EXISTS xbr_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
  * filters outside an OFFSET 0 fence, which the planner does not push them through).
  */
 
-/**
- * leases.ts allocate() and bind() as one function call each: the same steps in the
- * same order, so a lease costs two round trips instead of seven. Kept in step with
- * leases.ts by running the whole server suite over this store (server-pg.test.ts).
- */
 /** A site's rows, by the site index alone (see above); `site` is SQL for the site. */
 const SITE_ROWS = (site: string) => `(SELECT state, expires_at, client FROM xbr_leases WHERE site = ${site} OFFSET 0) s_rows`;
 /** Of SITE_ROWS, the ones held now by a client other than `client` (RFC 7618 section 10's count). */
 const SITE_HELD = (now: string, client: string) => `s_rows.state IN ('offered', 'bound') AND s_rows.expires_at > ${now} AND s_rows.client <> ${client}`;
 
+/**
+ * leases.ts allocate() and bind() as one function call each (xbr_allocate, xbr_bind):
+ * the same steps in the same order. A group commit's batch of them is one call
+ * (xbr_run), so a batch costs one round trip instead of seven per lease. Kept in step
+ * with leases.ts by running the whole server suite over this store
+ * (server-pg.test.ts) and by postgres-store.test.ts.
+ */
 const FUNCTIONS = `
 -- PL/pgSQL, not LANGUAGE sql: a SQL function called from PL/pgSQL is parsed and
 -- planned again in every transaction; PL/pgSQL keeps its statements' plans per session.
@@ -220,12 +224,13 @@ BEGIN
 END;
 $f$;
 
--- A batch of allocations and binds (store.runOps) in one call: each op of p_ops in turn
--- ({"a": [xbr_allocate's arguments but p_after]} or {"b": [xbr_bind's but p_origin]}),
--- each seeing the ones before it. p_after: the free-slot cursors by pool
--- ({"pool": [freed_at, ipv4, psid]}), moved here by every new slot taken, as the
--- server's own cursors move between calls.
-CREATE OR REPLACE FUNCTION xbr_run(p_ops jsonb, p_after jsonb, p_origin text)
+-- A batch of allocations and binds (store.runOps) in one call, which is its whole
+-- transaction: the advisory locks of p_locks (the sites, sorted as transaction() sorts
+-- them), then each op of p_ops in turn ({"a": [xbr_allocate's arguments but p_after]}
+-- or {"b": [xbr_bind's but p_origin]}), each seeing the ones before it. p_after: the
+-- free-slot cursors by pool ({"pool": [freed_at, ipv4, psid]}), moved here by every new
+-- slot taken, as the server's own cursors move between calls.
+CREATE OR REPLACE FUNCTION xbr_run(p_ops jsonb, p_after jsonb, p_origin text, p_locks text[])
 RETURNS TABLE (ord int, res text, why text, r xbr_leases) LANGUAGE plpgsql AS $f$
 DECLARE
   o jsonb;
@@ -237,6 +242,7 @@ DECLARE
   a record;
   b record;
 BEGIN
+  PERFORM count(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT k FROM unnest(p_locks) k ORDER BY k) s;
   FOR o IN SELECT jsonb_array_elements(p_ops) LOOP
     n := n + 1;
     IF o ? 'a' THEN
@@ -495,17 +501,26 @@ export class PostgresLeaseStore implements LeaseStore {
   }
 
   async runOps(ops: readonly LeaseOp[], lockKeys: readonly string[] = []): Promise<(AllocateResult | BindResult)[]> {
-    const rows = await this.inTransaction(lockKeys, async (c) => {
-      const after: Record<string, [number, number, number]> = {};
-      for (const o of ops) if (o.op === 'allocate') for (const p of o.plan.order) this.cursors.into(after, p);
-      return (
-        await c.query<FnRow & { ord: number; why: string | null }>({
-          name: 'xbr_run',
-          text: 'SELECT ord, res, why, (r).* FROM xbr_run($1, $2, $3) ORDER BY ord',
-          values: [JSON.stringify(ops.map(opJson)), JSON.stringify(after), this.origin],
-        })
-      ).rows;
-    });
+    const after: Record<string, [number, number, number]> = {};
+    for (const o of ops) if (o.op === 'allocate') for (const p of o.plan.order) this.cursors.into(after, p);
+    const query = {
+      name: 'xbr_run',
+      text: 'SELECT ord, res, why, (r).* FROM xbr_run($1, $2, $3, $4) ORDER BY ord',
+      values: [JSON.stringify(ops.map(opJson)), JSON.stringify(after), this.origin, lockKeys],
+    };
+    // One statement outside BEGIN ... COMMIT is a transaction of its own, committed
+    // (synchronous_commit = on: the WAL flushed) before its rows come back: the whole
+    // batch, locks included, is one round trip.
+    let rows: (FnRow & { ord: number; why: string | null })[];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        rows = (await this.pool.query<FnRow & { ord: number; why: string | null }>(query)).rows;
+        break;
+      } catch (e) {
+        if (attempt < 3 && isRetryable(e)) continue;
+        throw e;
+      }
+    }
     if (rows.length !== ops.length) throw new Error(`xbr_run answered ${rows.length} rows for ${ops.length} operations`);
     // after the commit: a rolled-back batch moved no cursor
     return rows.map((x, i) => (ops[i].op === 'allocate' ? this.allocateResult(x) : bindResult(x)));
