@@ -1,7 +1,7 @@
 // The PostgreSQL store's hot paths:
 // - a batch of allocations and binds run as one call (runOps) gives exactly what the
-//   same operations give one by one in one transaction (leases.ts over allocateOne /
-//   bindOne);
+//   same operations give one by one in one transaction, through the SQL functions
+//   (allocateOne / bindOne) and through leases.ts's own steps;
 // and its look-ups under the conditions that made them slow:
 // - the free-slot search resumes after the last slot this server took (FreeCursors),
 //   and still finds a slot it left behind once none is left after the cursor;
@@ -14,7 +14,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocate, bind, type AllocateResult, type BindResult, type Holder } from '../../src/dhcp/leases.js';
 import { PostgresLeaseStore } from '../../src/dhcp/store/postgres.js';
-import type { LeaseOp, LeaseRow, PoolSlots } from '../../src/dhcp/store/types.js';
+import type { LeaseOp, LeaseRow, LeaseTx, PoolSlots } from '../../src/dhcp/store/types.js';
 import { PG_URL, pgUnavailable } from './server-helpers.js';
 
 const unavailable = await pgUnavailable();
@@ -30,6 +30,8 @@ const BIG: PoolSlots = { name: 'big', first: BASE + 256, count: 256, psidLen: 4,
 /** Two pools of the same shape, 16 slots each: one for runOps, one for the units one by one. */
 const EQ_A: PoolSlots = { name: 'eq-a', first: BASE + 1024, count: 4, psidLen: 2, psidOffset: 6, psids: [0, 1, 2, 3] };
 const EQ_B: PoolSlots = { ...EQ_A, name: 'eq-b', first: BASE + 2048 };
+/** And a third, for leases.ts's own steps over the store's statements (no allocateOne / bindOne). */
+const EQ_C: PoolSlots = { ...EQ_A, name: 'eq-c', first: BASE + 3072 };
 
 const NOW = 1_800_000_000_000;
 const holder = (client: string): Holder => ({ client, site: `site ${client}`, siteLimit: 4, ipv6: null, prefixLen: 0 });
@@ -57,7 +59,7 @@ describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: batches and look
     if (unavailable !== null) throw new Error(`PostgreSQL at ${PG_URL} is required in CI (scripts/start-postgres.sh): ${unavailable}`);
     await admin((c) => c.query(`CREATE DATABASE ${dbName}`));
     store = await PostgresLeaseStore.connect(url, 'test');
-    await store.init([SMALL, BIG, EQ_A, EQ_B]);
+    await store.init([SMALL, BIG, EQ_A, EQ_B, EQ_C]);
     // the statistics of a new table, kept: every slot free
     await admin(async (c) => {
       await c.query('ANALYZE xbr_leases');
@@ -71,7 +73,7 @@ describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: batches and look
     await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
   });
 
-  it('a batch run as one call (runOps) gives what the same operations give one by one', async () => {
+  it('a batch run as one call (runOps) gives what the same operations give one by one, and what leases.ts gives', async () => {
     // Operations that depend on the ones before them: a repeated DISCOVER, a site filling
     // up (limit 4), binds of one's own and of another's offer, a requested slot.
     const ops = (pool: PoolSlots, tag: string): LeaseOp[] => {
@@ -112,12 +114,16 @@ describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: batches and look
       return r.kind === 'ack' ? { kind: r.kind, ...slot } : { kind: r.kind, why: r.why };
     };
     const batched = (await store.runOps!(ops(EQ_A, 'a'))).map((r) => seen(EQ_A, r));
-    const oneByOne = (
-      await store.transaction(
-        ops(EQ_B, 'b').map((o) => (tx) => (o.op === 'allocate' ? allocate(tx, o.h, o.plan, o.now, o.offerUntil) : bind(tx, o.h, o.slot, o.eligible, o.kind, o.now, o.leaseUntil))),
-      )
-    ).map((r) => seen(EQ_B, r));
+    const units = (pool: PoolSlots, tag: string, generic: boolean) =>
+      ops(pool, tag).map((o) => (t: LeaseTx) => {
+        // generic: leases.ts's steps over get / byClient / claimFree / countSite / write
+        const tx: LeaseTx = generic ? { ...t, allocateOne: undefined, bindOne: undefined } : t;
+        return o.op === 'allocate' ? allocate(tx, o.h, o.plan, o.now, o.offerUntil) : bind(tx, o.h, o.slot, o.eligible, o.kind, o.now, o.leaseUntil);
+      });
+    const oneByOne = (await store.transaction(units(EQ_B, 'b', false))).map((r) => seen(EQ_B, r));
+    const generic = (await store.transaction(units(EQ_C, 'c', true))).map((r) => seen(EQ_C, r));
     expect(batched).toEqual(oneByOne);
+    expect(batched).toEqual(generic);
     // and what leases.ts says they are
     expect(batched.map((r) => ('how' in r ? r.how : 'kind' in r ? `${r.kind}${r.why ? ' ' + r.why : ''}` : r.why))).toEqual([
       'new', 'current', 'new', 'new', 'new', 'site-limit',
