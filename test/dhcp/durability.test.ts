@@ -8,11 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runLoad, type Ack } from '../../src/dhcp/loadgen.js';
 import { ensureBuilt, startDhcp, stopChild, type Child } from './cli-helpers.js';
-import { PG_URL, pgUnavailable } from './server-helpers.js';
+import { PG_URL, pgUnavailable, withPg } from './server-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xbr-durable-'));
 const children: Child[] = [];
@@ -33,16 +32,6 @@ dhcp4o6:
       psid-offset: 6
 `;
 
-async function pgAdmin<T>(f: (c: pg.Client) => Promise<T>, url = PG_URL): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await f(c);
-  } finally {
-    await c.end();
-  }
-}
-
 beforeAll(() => {
   ensureBuilt();
   writeFileSync(join(dir, 'sqlite.yaml'), yaml('sqlite:./leases.db'));
@@ -51,7 +40,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   for (const c of children) await stopChild(c);
-  if (pgMissing === null) await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`));
+  if (pgMissing === null) await withPg((c) => c.query(`DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -63,7 +52,7 @@ async function boundSlots(kind: 'sqlite' | 'postgres'): Promise<Set<string>> {
     rows = db.prepare("SELECT ipv4, psid FROM leases WHERE state = 'bound'").all() as { ipv4: number; psid: number }[];
     db.close();
   } else {
-    rows = await pgAdmin(async (c) => (await c.query<{ ipv4: string; psid: number }>("SELECT ipv4, psid FROM xbr_leases WHERE state = 'bound'")).rows, pgUrl);
+    rows = await withPg(async (c) => (await c.query<{ ipv4: string; psid: number }>("SELECT ipv4, psid FROM xbr_leases WHERE state = 'bound'")).rows, pgUrl);
   }
   return new Set(rows.map((x) => `${Number(x.ipv4)}/${x.psid}`));
 }
@@ -72,7 +61,7 @@ it('SIGKILL during a lease storm loses no ACKed lease; restart restores every on
 
 it.skipIf(pgMissing !== null && !CI)('the same over PostgreSQL', async () => {
   if (pgMissing !== null) throw new Error(`PostgreSQL at ${PG_URL} is required in CI (scripts/start-postgres.sh): ${pgMissing}`);
-  await pgAdmin((c) => c.query(`CREATE DATABASE ${pgDb}`));
+  await withPg((c) => c.query(`CREATE DATABASE ${pgDb}`));
   await storm('postgres');
 });
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocate, bind, type AllocateResult, type BindResult, type Holder } from '../../src/dhcp/leases.js';
 import { PostgresLeaseStore } from '../../src/dhcp/store/postgres.js';
 import type { LeaseOp, LeaseRow, LeaseTx, PoolSlots } from '../../src/dhcp/store/types.js';
-import { PG_URL, pgUnavailable } from './server-helpers.js';
+import { PG_URL, pgUnavailable, withPg } from './server-helpers.js';
 
 const unavailable = await pgUnavailable();
 const CI = process.env.CI === 'true';
@@ -42,26 +42,17 @@ describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: batches and look
   const url = PG_URL.replace(/\/[^/?]*(\?|$)/, `/${dbName}$1`);
   let store: PostgresLeaseStore;
 
-  const admin = async <T>(f: (c: pg.Client) => Promise<T>, on = PG_URL): Promise<T> => {
-    const c = new pg.Client({ connectionString: on });
-    await c.connect();
-    try {
-      return await f(c);
-    } finally {
-      await c.end();
-    }
-  };
   const offer = async (client: string, pool: string): Promise<AllocateResult> =>
     (await store.transaction([(tx) => allocate(tx, holder(client), plan(pool), NOW, NOW + 60_000)]))[0];
   const slotOf = (r: AllocateResult) => (r.ok ? `${r.row.ipv4 - BASE}/${r.row.psid}` : r.why);
 
   beforeAll(async () => {
     if (unavailable !== null) throw new Error(`PostgreSQL at ${PG_URL} is required in CI (scripts/start-postgres.sh): ${unavailable}`);
-    await admin((c) => c.query(`CREATE DATABASE ${dbName}`));
+    await withPg((c) => c.query(`CREATE DATABASE ${dbName}`));
     store = await PostgresLeaseStore.connect(url, 'test');
     await store.init([SMALL, BIG, EQ_A, EQ_B, EQ_C]);
     // the statistics of a new table, kept: every slot free
-    await admin(async (c) => {
+    await withPg(async (c) => {
       await c.query('ANALYZE xbr_leases');
       await c.query('ALTER TABLE xbr_leases SET (autovacuum_enabled = false)');
     }, url);
@@ -70,7 +61,7 @@ describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: batches and look
   afterAll(async () => {
     if (unavailable !== null) return;
     await store?.close();
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+    await withPg((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
   });
 
   it('a batch run as one call (runOps) gives what the same operations give one by one, and what leases.ts gives', async () => {
@@ -115,7 +106,7 @@ describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: batches and look
     };
     const batched = (await store.runOps!(ops(EQ_A, 'a'))).map((r) => seen(EQ_A, r));
     const units = (pool: PoolSlots, tag: string, generic: boolean) =>
-      ops(pool, tag).map((o) => (t: LeaseTx) => {
+      ops(pool, tag).map((o) => (t: LeaseTx): Promise<AllocateResult | BindResult> => {
         // generic: leases.ts's steps over get / byClient / claimFree / countSite / write
         const tx: LeaseTx = generic ? { ...t, allocateOne: undefined, bindOne: undefined } : t;
         return o.op === 'allocate' ? allocate(tx, o.h, o.plan, o.now, o.offerUntil) : bind(tx, o.h, o.slot, o.eligible, o.kind, o.now, o.leaseUntil);
@@ -166,7 +157,7 @@ describe.skipIf(unavailable !== null && !CI)('PostgreSQL store: batches and look
       for (const a of acks) expect(a.kind).toBe('ack');
       last = rows[rows.length - 1];
     }
-    const pages = await admin(async (c) => {
+    const pages = await withPg(async (c) => {
       // PL/pgSQL plans its statements per session; past the fifth call a generic plan may
       // be kept: make the calls that get there first
       const call = (client: string, explain: boolean) =>

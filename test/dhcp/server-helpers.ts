@@ -44,6 +44,17 @@ export async function pgUnavailable(url = PG_URL): Promise<string | null> {
   }
 }
 
+/** `f` with a client connected to `url` (the admin database by default), closed after. */
+export async function withPg<T>(f: (c: pg.Client) => Promise<T>, url = PG_URL): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await f(c);
+  } finally {
+    await c.end();
+  }
+}
+
 let dbSeq = 0;
 
 /** A temp dir (SQLite file) or a fresh PostgreSQL database per test, servers to stop. */
@@ -66,14 +77,8 @@ export class TestEnv {
     return parseConfig(text, 'test.yaml');
   }
 
-  private async admin<T>(f: (c: pg.Client) => Promise<T>): Promise<T> {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    try {
-      return await f(c);
-    } finally {
-      await c.end();
-    }
+  private admin<T>(f: (c: pg.Client) => Promise<T>): Promise<T> {
+    return withPg(f);
   }
 
   async server(
