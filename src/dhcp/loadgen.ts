@@ -10,7 +10,7 @@
 import dgram from 'node:dgram';
 import { Dhcp4MessageType as T } from './codec/index.js';
 import { QueryFactory, readAnswer, type Offer } from './loadgen-wire.js';
-import { literalLookup } from './udp-lookup.js';
+import { literalLookup } from './udp/lookup.js';
 
 export interface LoadOptions {
   host: string;

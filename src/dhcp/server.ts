@@ -33,12 +33,10 @@
 // reconfiguration (packet processing paused in a critical section while the new
 // configuration is applied). Leases outside the new pools: store/types.ts RETIRED_POOL
 // and v4.ts (a REQUEST for one is NAKed).
-import dgram from 'node:dgram';
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { networkInterfaces } from 'node:os';
 import type { XbrConfig } from '../config/schema.js';
 import {
   DhcpDecodeError,
@@ -75,7 +73,7 @@ import { openLeaseStore } from './store/open.js';
 import { RETIRED_POOL, storeConcurrency, type LeaseStore } from './store/types.js';
 import { Dhcp4Service, type RetiredLeases } from './v4.js';
 import { Dhcp6Service } from './v6.js';
-import { literalLookup } from './udp-lookup.js';
+import { openUdpEndpoint, pickUdpKind, type Source, type UdpEndpoint, type UdpKind } from './udp/endpoint.js';
 import { Serial } from '../serial.js';
 
 export interface Dhcp4o6ServerOptions {
@@ -98,6 +96,12 @@ export interface Dhcp4o6ServerOptions {
   now?: () => number;
   log?: (line: string) => void;
   /**
+   * The UDP transport (udp/endpoint.ts): "native" (recvmmsg/sendmmsg, the xbr_udp
+   * addon), "dgram" (node:dgram), or "auto" (native when built). Default: the
+   * XBR_DHCP_UDP environment variable, else "auto".
+   */
+  udp?: UdpKind | 'auto';
+  /**
    * How long a reload that changes the pools waits for the messages in flight to finish
    * (ms; default RELOAD_DRAIN_MS). Past it the reload is refused and the running pools
    * stay: a lease store that stopped answering must not hang every later reload.
@@ -108,10 +112,7 @@ export interface Dhcp4o6ServerOptions {
 /** Default of Dhcp4o6ServerOptions.reloadDrainMs: far above any commit, short enough for an operator waiting on `xbr reload`. */
 export const RELOAD_DRAIN_MS = 10_000;
 
-export interface Source {
-  address: string;
-  port: number;
-}
+export type { Source } from './udp/endpoint.js';
 
 /** "[addr]:port" -> { host, port } (schema.ts endpoint syntax). */
 export function parseEndpoint(e: string): { host: string; port: number } {
@@ -143,8 +144,10 @@ function copy16(b: Uint8Array, at: number): Uint8Array {
   return out;
 }
 
-/** RFC 8415 section 7.1: All_DHCP_Relay_Agents_and_Servers. */
-const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2';
+/** A direct client's address: the transport's octets, or its text parsed (without the zone). */
+function sourceBytes(from: Source): Uint8Array {
+  return from.bytes ?? v6bytes(from.address.split('%')[0]);
+}
 
 /**
  * One configuration as the server runs it: a message is handled with the generation
@@ -180,7 +183,7 @@ export class Dhcp4o6Server {
   readonly leases: LeaseService;
   /** This process's id in published changes (PostgreSQL). */
   readonly origin: string;
-  private readonly sockets: dgram.Socket[] = [];
+  private readonly sockets: UdpEndpoint[] = [];
   private gen: Generation;
   private readonly expiry: ExpirySweeper;
   private readonly log: (line: string) => void;
@@ -349,33 +352,24 @@ export class Dhcp4o6Server {
   /** Binds the configured (or given) UDP endpoints. */
   async listen(): Promise<void> {
     const endpoints = this.opts.listen ?? this.gen.dhcp.listen;
+    const kind = pickUdpKind(this.opts.udp);
     for (const e of endpoints) {
       const { host, port } = parseEndpoint(e);
-      const sock = dgram.createSocket({ type: 'udp6', ipv6Only: true, reuseAddr: false, lookup: literalLookup });
-      // One send callback per socket, not a closure per reply.
-      const sent = (err: Error | null) => this.counters.inc(err ? 'tx-error' : 'tx');
-      sock.on('message', (msg, rinfo) => {
-        void this.handleDatagram(msg, rinfo).then((reply) => {
-          if (reply !== null && !this.stopped) sock.send(reply, rinfo.port, rinfo.address, sent);
-        });
+      const ep: UdpEndpoint = await openUdpEndpoint(kind, {
+        host,
+        port,
+        bufferBytes: 8 << 20,
+        joinAllServers: host === '::',
+        onDatagram: (msg, from) => {
+          void this.handleDatagram(msg, from).then((reply) => {
+            if (reply !== null && !this.stopped) ep.send(reply, from);
+          });
+        },
+        countTx: (name, by) => this.counters.inc(name, by),
+        log: this.log,
       });
-      sock.on('error', (err) => this.log(`socket ${e}: ${err.message}`));
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        sock.bind({ address: host, port, exclusive: true }, () => {
-          sock.off('error', reject);
-          resolve();
-        });
-      });
-      try {
-        sock.setRecvBufferSize(8 << 20);
-        sock.setSendBufferSize(8 << 20);
-      } catch {
-        /* capped by net.core.rmem_max: fine */
-      }
-      if (host === '::') joinAllServers(sock);
-      this.sockets.push(sock);
-      this.log(`listening on ${e}`);
+      this.sockets.push(ep);
+      this.log(`listening on ${e} (${kind === 'native' ? 'recvmmsg/sendmmsg' : 'node:dgram'})`);
     }
   }
 
@@ -454,7 +448,7 @@ export class Dhcp4o6Server {
         inner = msg;
       }
       const innermost = relays.length > 0 ? relays[relays.length - 1] : undefined;
-      const clientAddress = innermost !== undefined ? v6bytes(innermost.peerAddress) : v6bytes(from.address.split('%')[0]);
+      const clientAddress = innermost !== undefined ? v6bytes(innermost.peerAddress) : sourceBytes(from);
       let reply: Dhcp6ClientServerMessage | null;
       if (inner.msgType === Dhcp4o6MessageType.DHCPV4_QUERY) {
         reply = await this.query(g, inner, clientAddress, innermost === undefined ? undefined : v6bytes(innermost.linkAddress));
@@ -501,7 +495,7 @@ export class Dhcp4o6Server {
       linkAddress = copy16(buf, r + 2);
       clientAddress = copy16(buf, r + 18);
     } else {
-      clientAddress = v6bytes(from.address.split('%')[0]);
+      clientAddress = sourceBytes(from);
     }
     const v4 = decodeDhcp4Message(buf.subarray(f.v4At, f.v4At + f.v4Len));
     this.counters.inc('rx-dhcpv4-query');
@@ -646,7 +640,7 @@ export class Dhcp4o6Server {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(this.sockets.map((s) => s.close()))
     this.sockets.length = 0;
     await this.expiry.stop();
     await this.leases.close();
@@ -691,14 +685,3 @@ async function serverDuid(configured: string | undefined, store: LeaseStore): Pr
   return duid;
 }
 
-/** Directly connected clients multicast to ff02::1:2 (RFC 8415 section 7.1): join it on every interface that has IPv6. */
-function joinAllServers(sock: dgram.Socket): void {
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    if (!addrs?.some((a) => a.family === 'IPv6' && !a.internal)) continue;
-    try {
-      sock.addMembership(ALL_DHCP_RELAY_AGENTS_AND_SERVERS, `::%${name}`);
-    } catch {
-      /* an interface without multicast: skip */
-    }
-  }
-}

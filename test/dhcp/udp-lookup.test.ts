@@ -3,7 +3,7 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { describe, expect, it } from 'vitest';
-import { literalLookup } from '../../src/dhcp/udp-lookup.js';
+import { literalLookup } from '../../src/dhcp/udp/lookup.js';
 
 const viaLiteral = (address: string, family: number) =>
   new Promise<[string, number]>((resolve, reject) => literalLookup(address, family, (err, a, f) => (err ? reject(err) : resolve([a, f]))));

@@ -1,4 +1,4 @@
-// The `lookup` of the DHCP sockets (server.ts, loadgen.ts). dgram resolves the
+// The `lookup` of the DHCP sockets (udp/dgram.ts, loadgen.ts). dgram resolves the
 // destination of every send() through dns.lookup, which for an address literal (the
 // only kind these sockets ever send to: a client's or relay's source address) checks
 // it with net.isIP's regular expressions and answers on the next tick: a visible part

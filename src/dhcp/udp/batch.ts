@@ -1,0 +1,165 @@
+// A UDP endpoint on the native batch socket (native/udp/udp.cc, xbr_udp.node).
+//
+// Receiving: one readiness callback takes up to RECV_ROUNDS x 64 datagrams with
+// recvmmsg into one buffer; each is copied out (the handler awaits the lease store and
+// the reply is written from the query's own bytes later) and handed on with a Source
+// that keeps the peer's address as octets. Sending: replies are appended to a send
+// buffer and leave together, one sendmmsg per 64, when the current event-loop turn's
+// ticks run (process.nextTick from the first reply queued): the replies a store batch
+// releases in one turn leave in one call.
+//
+// Buffer layout (native/udp/udp.cc): a receive slot of RECV_SLOT bytes per datagram;
+// META_INTS int32s of metadata per datagram: [length | send offset, send length, port,
+// scope id, address as 4 int32s holding the 16 octets in wire order].
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { packageRoot } from '../../core/engine.js';
+import { ipv6FromBytes } from '../codec/addr.js';
+import type { EndpointOptions, Source, UdpEndpoint } from './endpoint.js';
+import { ipv6Interfaces, ALL_DHCP_RELAY_AGENTS_AND_SERVERS } from './dgram.js';
+
+interface NativeUdpSocket {
+  readonly port: number;
+  recv(buf: Uint8Array, meta: Int32Array): number;
+  /** Returns how many datagrams the kernel refused (each skipped). */
+  send(buf: Uint8Array, meta: Int32Array, count: number): number;
+  joinGroup(group: string, ifname: string): void;
+  close(): void;
+}
+
+export interface BatchAddon {
+  UdpSocket: new (host: string, port: number, bufferBytes: number, onReadable: () => void) => NativeUdpSocket;
+  RECV_SLOT: number;
+  MAX_BATCH: number;
+  META_INTS: number;
+}
+
+/**
+ * Receive calls per readiness callback before the event loop gets its turn back (the
+ * store worker's answers wait for it). 2 measured best (bench/dhcp4o6-results.md,
+ * "Seventh session": 1 left batches small, 4 or "until empty" made the pipeline
+ * lurch and lost a fifth of the rate).
+ */
+export const RECV_ROUNDS = 2;
+
+function addonPath(): string {
+  return join(packageRoot(), 'native', 'build', 'Release', 'xbr_udp.node');
+}
+
+let cached: BatchAddon | undefined;
+
+/** The addon; throws naming the fix if it is not built. */
+export function batchAddon(): BatchAddon {
+  if (cached !== undefined) return cached;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    throw new Error(`xbr_udp addon not built (${path} missing): run scripts/install-deps.sh, then npm run build:native`);
+  }
+  cached = createRequire(import.meta.url)(path) as BatchAddon;
+  return cached;
+}
+
+/** A datagram's source as the kernel gave it: the octets and scope are what the reply is sent to. */
+class BatchSource implements Source {
+  private text: string | undefined;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly port: number,
+    readonly scope: number,
+  ) {}
+
+  get address(): string {
+    // RFC 4007 section 11: a numeric zone index is a valid zone.
+    this.text ??= ipv6FromBytes(this.bytes) + (this.scope !== 0 ? `%${this.scope}` : '');
+    return this.text;
+  }
+}
+
+export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint> {
+  const a = batchAddon();
+  const M = a.META_INTS;
+  const slots = a.MAX_BATCH;
+  const rbuf = new Uint8Array(slots * a.RECV_SLOT);
+  const rmeta = new Int32Array(slots * M);
+  const rbytes = new Uint8Array(rmeta.buffer);
+  let sbuf = new Uint8Array(256 << 10);
+  const smeta = new Int32Array(256 * M);
+  const sbytes = new Uint8Array(smeta.buffer);
+  let queued = 0;
+  let used = 0;
+  let scheduled = false;
+  let closed = false;
+
+  const onReadable = () => {
+    try {
+      for (let round = 0; round < RECV_ROUNDS && !closed; round++) {
+        const n = sock.recv(rbuf, rmeta);
+        for (let i = 0; i < n; i++) {
+          const m = i * M;
+          const len = rmeta[m];
+          const at = i * a.RECV_SLOT;
+          // Copied out of the receive buffer, which the next recv reuses. allocUnsafe
+          // takes small datagrams from Node's pool.
+          const msg = Buffer.allocUnsafe(len);
+          msg.set(rbuf.subarray(at, at + len));
+          o.onDatagram(msg, new BatchSource(rbytes.slice(m * 4 + 16, m * 4 + 32), rmeta[m + 2], rmeta[m + 3]));
+        }
+        if (n < slots) break;
+      }
+    } catch (e) {
+      o.log(`socket [${o.host}]:${o.port}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
+  const flush = () => {
+    scheduled = false;
+    if (queued === 0 || closed) return;
+    const failed = sock.send(sbuf, smeta, queued);
+    o.countTx('tx', queued - failed);
+    if (failed > 0) o.countTx('tx-error', failed);
+    queued = 0;
+    used = 0;
+  };
+
+  const send = (reply: Uint8Array, to: Source) => {
+    if (closed) return;
+    if (!(to instanceof BatchSource)) throw new TypeError('native UDP endpoint: send() takes a Source this endpoint gave');
+    if (queued * M === smeta.length || used + reply.length > sbuf.length) flush();
+    if (reply.length > sbuf.length) sbuf = new Uint8Array(reply.length);
+    sbuf.set(reply, used);
+    const m = queued * M;
+    smeta[m] = used;
+    smeta[m + 1] = reply.length;
+    smeta[m + 2] = to.port;
+    smeta[m + 3] = to.scope;
+    sbytes.set(to.bytes, m * 4 + 16);
+    used += reply.length;
+    queued++;
+    if (!scheduled) {
+      scheduled = true;
+      process.nextTick(flush);
+    }
+  };
+
+  const sock = new a.UdpSocket(o.host, o.port, o.bufferBytes, onReadable);
+  if (o.joinAllServers) {
+    for (const name of ipv6Interfaces()) {
+      try {
+        sock.joinGroup(ALL_DHCP_RELAY_AGENTS_AND_SERVERS, name);
+      } catch {
+        /* an interface without multicast: skip */
+      }
+    }
+  }
+  return {
+    kind: 'native',
+    address: () => ({ address: o.host, port: sock.port }),
+    send,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      sock.close();
+    },
+  };
+}
