@@ -62,6 +62,8 @@ export interface FlowResult {
   duplicates: number;
   missing: number;
   missingRanges: [number, number][];
+  /** The highest sequence number that arrived (-1: none). */
+  maxSeq: number;
   reordered: number;
   /** address:port the sink saw the datagrams from */
   from: string;

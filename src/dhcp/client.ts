@@ -18,6 +18,7 @@ import {
   encodeDhcp6Message,
   unwrapRelays,
   type Dhcp4Message,
+  type Dhcp6ClientServerMessage,
   type Dhcp6Message,
   type Dhcp6RelayMessage,
   type PortParams,
@@ -65,7 +66,7 @@ export function clientMessage(type: number, c: SimClient, f: V4Fields): Dhcp4Mes
 }
 
 /** A DHCPv4-query carrying `m` (RFC 7341 section 6.2); `unicast` sets the U flag (section 6.3). */
-export function queryMessage(m: Dhcp4Message, unicast = false): Dhcp6Message {
+export function queryMessage(m: Dhcp4Message, unicast = false): Dhcp6ClientServerMessage {
   return dhcp4o6ToDhcp6({
     msgType: Dhcp4o6MessageType.DHCPV4_QUERY,
     flags: unicast ? DHCP4O6_FLAG_UNICAST : 0,

@@ -64,7 +64,7 @@ describe('deploy/grafana-dashboard.json', () => {
       const names = new Set(createMetrics(box).families().map((f) => f.name));
       const used = new Set<string>();
       const texts = [...panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...dash.annotations.list.map((a: { expr?: string }) => a.expr ?? ''), ...dash.templating.list.map((v: { definition?: string }) => v.definition ?? '')];
-      for (const t of texts) for (const m of t.match(/xbr_[a-z0-9_]+/g) ?? []) used.add(m.replace(/_(bucket|sum|count)$/, (s) => (names.has(m) ? s : '')));
+      for (const t of texts) for (const m of t.match(/xbr_[a-z0-9_]+/g) ?? []) used.add(m.replace(/_(bucket|sum|count)$/, (s: string) => (names.has(m) ? s : '')));
       expect(used.size).toBeGreaterThan(15);
       for (const m of used) expect(names.has(m), m).toBe(true);
     } finally {
