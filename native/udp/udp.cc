@@ -126,7 +126,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     Napi::HandleScope scope(env);
     // MakeCallback: the microtasks and nextTicks the callback queued run when it
     // returns, as after any other I/O callback (the replies' flush is one).
-    s->onReadable_.MakeCallback(s->self_.Value(), {});
+    try {
+      s->onReadable_.MakeCallback(s->self_.Value(), {});
+    } catch (const Napi::Error& e) {
+      // A throw from the callback comes back here as a C++ exception; nothing above a
+      // libuv callback can catch it (std::terminate). Hand it to Node as an uncaught
+      // exception instead, as an exception in any other I/O callback would be.
+      napi_fatal_exception(env, e.Value());
+    }
   }
 
   static void CleanupHook(void* arg) { static_cast<UdpSocket*>(arg)->Shutdown(); }

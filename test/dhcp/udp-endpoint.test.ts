@@ -166,6 +166,30 @@ describe.skipIf(missing !== null)('native batch socket', () => {
     expect(tx.err).toBe(0);
   });
 
+  it('a handler that throws on one datagram: logged, and the rest of its batch still handled', async () => {
+    const logs: string[] = [];
+    const got: number[] = [];
+    const ep = await openUdpEndpoint('native', {
+      host: '::1',
+      port: 0,
+      bufferBytes: 1 << 20,
+      joinAllServers: false,
+      onDatagram: (msg) => {
+        if (msg[3] === 5) throw new Error('handler bug on datagram 5');
+        got.push(msg[3]);
+      },
+      countTx: () => {},
+      log: (l) => logs.push(l),
+    });
+    open.push(ep);
+    const c = await client();
+    for (let i = 0; i < 10; i++) c.send(payload(i, 8), ep.address().port, '::1');
+    const until = Date.now() + 5000;
+    while (got.length < 9 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    expect(got.sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9]);
+    expect(logs).toEqual([expect.stringMatching(/handler bug on datagram 5/)]);
+  });
+
   it('skips and counts a datagram the kernel refuses; the rest of the batch leaves', async () => {
     const a = batchAddon();
     const rx = await client();

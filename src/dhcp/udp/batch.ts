@@ -92,23 +92,36 @@ export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint
   let closed = false;
 
   const onReadable = () => {
-    try {
-      for (let round = 0; round < RECV_ROUNDS && !closed; round++) {
-        const n = sock.recv(rbuf, rmeta);
-        for (let i = 0; i < n; i++) {
-          const m = i * M;
-          const len = rmeta[m];
-          const at = i * a.RECV_SLOT;
-          // Copied out of the receive buffer, which the next recv reuses. allocUnsafe
-          // takes small datagrams from Node's pool.
-          const msg = Buffer.allocUnsafe(len);
-          msg.set(rbuf.subarray(at, at + len));
-          o.onDatagram(msg, new BatchSource(rbytes.slice(m * 4 + 16, m * 4 + 32), rmeta[m + 2], rmeta[m + 3]));
-        }
-        if (n < slots) break;
+    for (let round = 0; round < RECV_ROUNDS && !closed; round++) {
+      let n: number;
+      try {
+        n = sock.recv(rbuf, rmeta);
+      } catch (e) {
+        o.log(`socket [${o.host}]:${o.port}: ${e instanceof Error ? e.message : String(e)}`);
+        return;
       }
-    } catch (e) {
-      o.log(`socket [${o.host}]:${o.port}: ${e instanceof Error ? e.message : String(e)}`);
+      for (let i = 0; i < n; i++) {
+        const m = i * M;
+        const len = rmeta[m];
+        // A slot holds any UDP payload, so the kernel never truncates; were it to, the
+        // datagram is not whole: dropped, not decoded.
+        if (len < 0) {
+          o.log(`socket [${o.host}]:${o.port}: a datagram larger than ${a.RECV_SLOT} bytes dropped`);
+          continue;
+        }
+        const at = i * a.RECV_SLOT;
+        // Copied out of the receive buffer, which the next recv reuses. allocUnsafe
+        // takes small datagrams from Node's pool.
+        const msg = Buffer.allocUnsafe(len);
+        msg.set(rbuf.subarray(at, at + len));
+        try {
+          o.onDatagram(msg, new BatchSource(rbytes.slice(m * 4 + 16, m * 4 + 32), rmeta[m + 2], rmeta[m + 3]));
+        } catch (e) {
+          // The handler's own bug: logged; the rest of the batch is still handled.
+          o.log(`socket [${o.host}]:${o.port}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      if (n < slots) break;
     }
   };
 
