@@ -30,13 +30,19 @@ namespace {
 
 constexpr int kMaxBatch = 64;          // datagrams per recv / send call
 constexpr int kRecvSlot = 65536;       // bytes per receive slot: any UDP payload fits
-constexpr int kMetaInts = 8;           // int32s of metadata per datagram, see udp-batch.ts
-// meta[i*8 + 0]  receive: length, or -1 if the datagram did not fit its slot (MSG_TRUNC)
-//                send:    offset of the datagram in the send buffer
-// meta[i*8 + 1]  send: length
-// meta[i*8 + 2]  port (host order)
-// meta[i*8 + 3]  scope id (interface index of a link-local peer, else 0)
-// meta[i*8 + 4..7]  the peer's IPv6 address, 16 octets as they are on the wire
+constexpr int kControl = 64;           // ancillary data per datagram: one IPV6_PKTINFO
+static_assert(CMSG_SPACE(sizeof(in6_pktinfo)) <= kControl, "room for IPV6_PKTINFO");
+constexpr int kMetaInts = 16;          // int32s of metadata per datagram, see src/dhcp/udp/batch.ts
+// meta[i*16 + 0]  receive: length, or -1 if the datagram did not fit its slot (MSG_TRUNC)
+//                 send:    offset of the datagram in the send buffer
+// meta[i*16 + 1]  send: length
+// meta[i*16 + 2]  the peer's port (host order)
+// meta[i*16 + 3]  the peer's scope id (interface index of a link-local peer, else 0)
+// meta[i*16 + 4..7]   the peer's IPv6 address, 16 octets as they are on the wire
+// meta[i*16 + 8..11]  the local address the datagram was sent to (IPV6_PKTINFO)
+// meta[i*16 + 12]     the interface it arrived on
+// meta[i*16 + 13]     1 if 8..12 hold a unicast local address: a reply leaves from it
+//                     (receive: set by the kernel's PKTINFO; send: the caller's choice)
 
 std::string ErrnoText(const char* what, int err) {
   return std::string(what) + ": " + strerror(err);
@@ -90,6 +96,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     if (fd_ < 0) throw Napi::Error::New(env, ErrnoText("socket", errno));
     int one = 1;
     setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    // The local address each datagram was sent to: on a wildcard bind the reply must
+    // leave from it, not from whatever address routing prefers (an anycast or second
+    // address of the server would otherwise answer from another address).
+    setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
     // Capped by net.core.rmem_max / wmem_max: as for dgram's setRecvBufferSize, fine.
     setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
     setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
@@ -170,6 +180,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     mmsghdr msgs[kMaxBatch];
     iovec iov[kMaxBatch];
     sockaddr_in6 from[kMaxBatch];
+    alignas(cmsghdr) char control[kMaxBatch][kControl];
     memset(msgs, 0, sizeof(mmsghdr) * n);
     for (int i = 0; i < n; i++) {
       iov[i].iov_base = buf.Data() + static_cast<size_t>(i) * kRecvSlot;
@@ -178,6 +189,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &from[i];
       msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      msgs[i].msg_hdr.msg_control = control[i];
+      msgs[i].msg_hdr.msg_controllen = kControl;
     }
     int got = recvmmsg(fd_, msgs, n, MSG_DONTWAIT, nullptr);
     if (got < 0) {
@@ -192,12 +205,24 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       d[2] = ntohs(from[i].sin6_port);
       d[3] = static_cast<int32_t>(from[i].sin6_scope_id);
       memcpy(d + 4, &from[i].sin6_addr, 16);
+      memset(d + 8, 0, 6 * sizeof(int32_t));
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+        if (c->cmsg_level != IPPROTO_IPV6 || c->cmsg_type != IPV6_PKTINFO) continue;
+        in6_pktinfo pi;
+        memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        memcpy(d + 8, &pi.ipi6_addr, 16);
+        d[12] = static_cast<int32_t>(pi.ipi6_ifindex);
+        // A query to a multicast group (ff02::1:2) is answered from an address of the
+        // kernel's choice: a group is no source.
+        d[13] = IN6_IS_ADDR_MULTICAST(&pi.ipi6_addr) ? 0 : 1;
+      }
     }
     return Napi::Number::New(env, got);
   }
 
   // send(buf: Uint8Array, meta: Int32Array, count) -> failed: sends datagrams
-  // 0..count-1 (offset, length, port, scope, address in meta), 64 per sendmmsg; a
+  // 0..count-1 (offset, length, port, scope, address, and the source if flagged, in
+  // meta), 64 per sendmmsg; a
   // datagram the kernel refuses (no route, bad scope...) is skipped and counted.
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -217,6 +242,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       mmsghdr msgs[kMaxBatch];
       iovec iov[kMaxBatch];
       sockaddr_in6 to[kMaxBatch];
+      alignas(cmsghdr) char control[kMaxBatch][kControl];
       memset(msgs, 0, sizeof(mmsghdr) * n);
       for (int j = 0; j < n; j++) {
         const int32_t* d = m + (i + j) * kMetaInts;
@@ -234,6 +260,20 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
         msgs[j].msg_hdr.msg_iovlen = 1;
         msgs[j].msg_hdr.msg_name = &to[j];
         msgs[j].msg_hdr.msg_namelen = sizeof to[j];
+        if (d[13] == 1) {
+          // The source: the address the query was sent to (IPV6_PKTINFO); the interface
+          // only for a link-local one, else routing picks it.
+          in6_pktinfo pi{};
+          memcpy(&pi.ipi6_addr, d + 8, 16);
+          pi.ipi6_ifindex = IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr) ? static_cast<unsigned>(d[12]) : 0;
+          msgs[j].msg_hdr.msg_control = control[j];
+          msgs[j].msg_hdr.msg_controllen = CMSG_SPACE(sizeof pi);
+          cmsghdr* c = CMSG_FIRSTHDR(&msgs[j].msg_hdr);
+          c->cmsg_level = IPPROTO_IPV6;
+          c->cmsg_type = IPV6_PKTINFO;
+          c->cmsg_len = CMSG_LEN(sizeof pi);
+          memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        }
       }
       int sent = sendmmsg(fd_, msgs, n, 0);
       if (sent < 0) {

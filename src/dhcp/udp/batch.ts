@@ -9,8 +9,16 @@
 // releases in one turn leave in one call.
 //
 // Buffer layout (native/udp/udp.cc): a receive slot of RECV_SLOT bytes per datagram;
-// META_INTS int32s of metadata per datagram: [length | send offset, send length, port,
-// scope id, address as 4 int32s holding the 16 octets in wire order].
+// META_INTS (16) int32s of metadata per datagram: [length | send offset, send length,
+// peer port, peer scope id, peer address (4 int32s holding the 16 octets in wire
+// order), local address the datagram was sent to (4 int32s), its interface, 1 if that
+// local address is unicast and so the reply's source, 2 unused].
+//
+// Why the local address: bound to [::], the kernel would pick a reply's source by
+// routing. A server reached at a second or anycast address (several servers sharing
+// leases over PostgreSQL behind one address) must answer from the address it was
+// asked at, or the relay sees a stranger. dgram cannot do this (no IPV6_PKTINFO); the
+// native socket does (test/dhcp/udp-source.test.ts).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -67,6 +75,9 @@ class BatchSource implements Source {
     readonly bytes: Uint8Array,
     readonly port: number,
     readonly scope: number,
+    /** The unicast address the datagram was sent to (the reply's source), or null (a multicast query). */
+    readonly local: Uint8Array | null,
+    readonly ifindex: number,
   ) {}
 
   get address(): string {
@@ -115,7 +126,9 @@ export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint
         const msg = Buffer.allocUnsafe(len);
         msg.set(rbuf.subarray(at, at + len));
         try {
-          o.onDatagram(msg, new BatchSource(rbytes.slice(m * 4 + 16, m * 4 + 32), rmeta[m + 2], rmeta[m + 3]));
+          const b = m * 4;
+          const local = rmeta[m + 13] === 1 ? rbytes.slice(b + 32, b + 48) : null;
+          o.onDatagram(msg, new BatchSource(rbytes.slice(b + 16, b + 32), rmeta[m + 2], rmeta[m + 3], local, rmeta[m + 12]));
         } catch (e) {
           // The handler's own bug: logged; the rest of the batch is still handled.
           o.log(`socket [${o.host}]:${o.port}: ${e instanceof Error ? e.message : String(e)}`);
@@ -147,6 +160,11 @@ export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint
     smeta[m + 2] = to.port;
     smeta[m + 3] = to.scope;
     sbytes.set(to.bytes, m * 4 + 16);
+    if (to.local !== null) {
+      sbytes.set(to.local, m * 4 + 32);
+      smeta[m + 12] = to.ifindex;
+      smeta[m + 13] = 1;
+    } else smeta[m + 13] = 0;
     used += reply.length;
     queued++;
     if (!scheduled) {
