@@ -1,5 +1,6 @@
-// The DHCP 4o6 server: UDP sockets (dgram udp6, [::]:547 by default), decode ->
-// handler -> encode -> send, and a counter for every message dropped, by reason.
+// The DHCP 4o6 server: UDP endpoints ([::]:547 by default; udp/: recvmmsg/sendmmsg
+// through the native socket, or node:dgram), decode -> handler -> encode -> send, and
+// a counter for every message dropped, by reason.
 //
 // Transport (RFC 7341):
 //  - a DHCPV4-QUERY (20) carries the client's DHCPv4 message in OPTION_DHCPV4_MSG (87);
@@ -640,7 +641,7 @@ export class Dhcp4o6Server {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all(this.sockets.map((s) => s.close()))
+    await Promise.all(this.sockets.map((s) => s.close()));
     this.sockets.length = 0;
     await this.expiry.stop();
     await this.leases.close();
