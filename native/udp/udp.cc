@@ -30,8 +30,8 @@ namespace {
 
 constexpr int kMaxBatch = 64;          // datagrams per recv / send call
 constexpr int kRecvSlot = 65536;       // bytes per receive slot: any UDP payload fits
-constexpr int kControl = 64;           // ancillary data per datagram: one IPV6_PKTINFO
-static_assert(CMSG_SPACE(sizeof(in6_pktinfo)) <= kControl, "room for IPV6_PKTINFO");
+constexpr int kControl = 96;           // ancillary data per datagram: IPV6_PKTINFO, SO_RXQ_OVFL
+static_assert(CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(uint32_t)) <= kControl, "room for both");
 constexpr int kMetaInts = 16;          // int32s of metadata per datagram, see src/dhcp/udp/batch.ts
 // meta[i*16 + 0]  receive: length, or -1 if the datagram did not fit its slot (MSG_TRUNC)
 //                 send:    offset of the datagram in the send buffer
@@ -43,6 +43,9 @@ constexpr int kMetaInts = 16;          // int32s of metadata per datagram, see s
 // meta[i*16 + 12]     the interface it arrived on
 // meta[i*16 + 13]     1 if 8..12 hold a unicast local address: a reply leaves from it
 //                     (receive: set by the kernel's PKTINFO; send: the caller's choice)
+// meta[i*16 + 14]     receive: datagrams the kernel dropped on this socket (receive
+//                     buffer full) before this one was queued, a running count
+//                     (SO_RXQ_OVFL); 0 until the first drop
 
 std::string ErrnoText(const char* what, int err) {
   return std::string(what) + ": " + strerror(err);
@@ -100,6 +103,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     // leave from it, not from whatever address routing prefers (an anycast or second
     // address of the server would otherwise answer from another address).
     setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    // What the kernel dropped because the receive buffer was full: otherwise a
+    // server behind on its reading loses queries without a trace.
+    setsockopt(fd_, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
     // Capped by net.core.rmem_max / wmem_max: as for dgram's setRecvBufferSize, fine.
     setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
     setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
@@ -205,8 +211,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       d[2] = ntohs(from[i].sin6_port);
       d[3] = static_cast<int32_t>(from[i].sin6_scope_id);
       memcpy(d + 4, &from[i].sin6_addr, 16);
-      memset(d + 8, 0, 6 * sizeof(int32_t));
+      memset(d + 8, 0, 8 * sizeof(int32_t));
       for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+          uint32_t dropped;
+          memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+          d[14] = static_cast<int32_t>(dropped);  // JS reads it unsigned (>>> 0)
+          continue;
+        }
         if (c->cmsg_level != IPPROTO_IPV6 || c->cmsg_type != IPV6_PKTINFO) continue;
         in6_pktinfo pi;
         memcpy(&pi, CMSG_DATA(c), sizeof pi);

@@ -366,7 +366,7 @@ export class Dhcp4o6Server {
             if (reply !== null && !this.stopped) ep.send(reply, from);
           });
         },
-        countTx: (name, by) => this.counters.inc(name, by),
+        count: (name, by) => this.counters.inc(name, by),
         log: this.log,
       });
       this.sockets.push(ep);

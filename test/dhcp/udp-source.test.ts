@@ -43,7 +43,7 @@ const { openUdpEndpoint } = await import(process.argv[2] + '/dist/src/dhcp/udp/e
 const kind = process.argv[3];
 const ep = await openUdpEndpoint(kind, {
   host: '::', port: 0, bufferBytes: 1 << 20, joinAllServers: true,
-  onDatagram: (msg, from) => ep.send(msg, from), countTx: () => {}, log: (l) => console.error(l),
+  onDatagram: (msg, from) => ep.send(msg, from), count: () => {}, log: (l) => console.error(l),
 });
 const port = ep.address().port;
 const out = {};

@@ -12,7 +12,8 @@
 // META_INTS (16) int32s of metadata per datagram: [length | send offset, send length,
 // peer port, peer scope id, peer address (4 int32s holding the 16 octets in wire
 // order), local address the datagram was sent to (4 int32s), its interface, 1 if that
-// local address is unicast and so the reply's source, 2 unused].
+// local address is unicast and so the reply's source, the kernel's running count of
+// datagrams dropped on the socket (SO_RXQ_OVFL, unsigned), 1 unused].
 //
 // Why the local address: bound to [::], the kernel would pick a reply's source by
 // routing. A server reached at a second or anycast address (several servers sharing
@@ -101,6 +102,8 @@ export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint
   let used = 0;
   let scheduled = false;
   let closed = false;
+  /** The kernel's running count of datagrams dropped on this socket, as last seen (SO_RXQ_OVFL). */
+  let dropped = 0;
 
   const onReadable = () => {
     for (let round = 0; round < RECV_ROUNDS && !closed; round++) {
@@ -134,6 +137,14 @@ export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint
           o.log(`socket [${o.host}]:${o.port}: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
+      if (n > 0) {
+        // The count rides on each datagram received after a drop; the newest is the latest.
+        const now = rmeta[(n - 1) * M + 14] >>> 0;
+        if (now !== dropped && now !== 0) {
+          o.count('drop-socket-buffer', (now - dropped) >>> 0);
+          dropped = now;
+        }
+      }
       if (n < slots) break;
     }
   };
@@ -142,8 +153,8 @@ export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint
     scheduled = false;
     if (queued === 0 || closed) return;
     const failed = sock.send(sbuf, smeta, queued);
-    o.countTx('tx', queued - failed);
-    if (failed > 0) o.countTx('tx-error', failed);
+    o.count('tx', queued - failed);
+    if (failed > 0) o.count('tx-error', failed);
     queued = 0;
     used = 0;
   };

@@ -18,7 +18,7 @@ export function ipv6Interfaces(): string[] {
 export async function openDgramEndpoint(o: EndpointOptions): Promise<UdpEndpoint> {
   const sock = dgram.createSocket({ type: 'udp6', ipv6Only: true, reuseAddr: false, lookup: literalLookup });
   // One send callback per socket, not a closure per reply.
-  const sent = (err: Error | null) => o.countTx(err ? 'tx-error' : 'tx', 1);
+  const sent = (err: Error | null) => o.count(err ? 'tx-error' : 'tx', 1);
   sock.on('message', (msg, rinfo) => o.onDatagram(msg, rinfo));
   sock.on('error', (err) => o.log(`socket [${o.host}]:${o.port}: ${err.message}`));
   await new Promise<void>((resolve, reject) => {

@@ -15,8 +15,12 @@ export interface Source {
 }
 
 export type OnDatagram = (msg: Uint8Array, from: Source) => void;
-/** Counts tx / tx-error (Counters.inc). */
-export type CountTx = (name: 'tx' | 'tx-error', by: number) => void;
+/**
+ * Counts (Counters.inc) replies sent (tx), refused by the kernel (tx-error), and
+ * queries the kernel dropped because the socket's receive buffer was full
+ * (drop-socket-buffer: the native socket only, from SO_RXQ_OVFL).
+ */
+export type Count = (name: 'tx' | 'tx-error' | 'drop-socket-buffer', by: number) => void;
 
 export interface UdpEndpoint {
   /** "native" (recvmmsg/sendmmsg) or "dgram". */
@@ -37,7 +41,7 @@ export interface EndpointOptions {
   /** Join ff02::1:2 on every interface with IPv6 (a wildcard listen, RFC 8415 section 7.1). */
   joinAllServers: boolean;
   onDatagram: OnDatagram;
-  countTx: CountTx;
+  count: Count;
   /** Socket errors after the bind (logged; the endpoint stays open). */
   log: (line: string) => void;
 }
