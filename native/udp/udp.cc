@@ -47,6 +47,30 @@ constexpr int kMetaInts = 16;          // int32s of metadata per datagram, see s
 //                     buffer full) before this one was queued, a running count
 //                     (SO_RXQ_OVFL); 0 until the first drop
 
+// The arrays one recvmmsg / sendmmsg call takes, each datagram pointing at its own.
+struct MsgBatch {
+  mmsghdr msgs[kMaxBatch];
+  iovec iov[kMaxBatch];
+  sockaddr_in6 peer[kMaxBatch];
+  alignas(cmsghdr) char control[kMaxBatch][kControl];
+
+  // Datagram i: `len` bytes at `data`, to or from peer[i], with room for `controlLen`
+  // bytes of ancillary data (0: none).
+  void Set(int i, uint8_t* data, size_t len, size_t controlLen) {
+    memset(&msgs[i], 0, sizeof msgs[i]);
+    iov[i].iov_base = data;
+    iov[i].iov_len = len;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &peer[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof peer[i];
+    if (controlLen > 0) {
+      msgs[i].msg_hdr.msg_control = control[i];
+      msgs[i].msg_hdr.msg_controllen = controlLen;
+    }
+  }
+};
+
 std::string ErrnoText(const char* what, int err) {
   return std::string(what) + ": " + strerror(err);
 }
@@ -183,21 +207,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     if (static_cast<int>(meta.ElementLength() / kMetaInts) < n) n = static_cast<int>(meta.ElementLength() / kMetaInts);
     if (n > kMaxBatch) n = kMaxBatch;
     if (n <= 0) throw Napi::RangeError::New(env, "recv: buffers hold no slot");
-    mmsghdr msgs[kMaxBatch];
-    iovec iov[kMaxBatch];
-    sockaddr_in6 from[kMaxBatch];
-    alignas(cmsghdr) char control[kMaxBatch][kControl];
-    memset(msgs, 0, sizeof(mmsghdr) * n);
-    for (int i = 0; i < n; i++) {
-      iov[i].iov_base = buf.Data() + static_cast<size_t>(i) * kRecvSlot;
-      iov[i].iov_len = kRecvSlot;
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-      msgs[i].msg_hdr.msg_control = control[i];
-      msgs[i].msg_hdr.msg_controllen = kControl;
-    }
+    MsgBatch b;
+    for (int i = 0; i < n; i++) b.Set(i, buf.Data() + static_cast<size_t>(i) * kRecvSlot, kRecvSlot, kControl);
+    mmsghdr* msgs = b.msgs;
+    const sockaddr_in6* from = b.peer;
     int got = recvmmsg(fd_, msgs, n, MSG_DONTWAIT, nullptr);
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Napi::Number::New(env, 0);
@@ -251,43 +264,33 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     int i = 0;
     while (i < count) {
       int n = count - i < kMaxBatch ? count - i : kMaxBatch;
-      mmsghdr msgs[kMaxBatch];
-      iovec iov[kMaxBatch];
-      sockaddr_in6 to[kMaxBatch];
-      alignas(cmsghdr) char control[kMaxBatch][kControl];
-      memset(msgs, 0, sizeof(mmsghdr) * n);
+      MsgBatch b;
       for (int j = 0; j < n; j++) {
         const int32_t* d = m + (i + j) * kMetaInts;
         if (d[0] < 0 || d[1] < 0 || static_cast<size_t>(d[0]) + static_cast<size_t>(d[1]) > bufLen) {
           throw Napi::RangeError::New(env, "send: a datagram lies outside the buffer");
         }
-        memset(&to[j], 0, sizeof to[j]);
-        to[j].sin6_family = AF_INET6;
-        to[j].sin6_port = htons(static_cast<uint16_t>(d[2]));
-        to[j].sin6_scope_id = static_cast<uint32_t>(d[3]);
-        memcpy(&to[j].sin6_addr, d + 4, 16);
-        iov[j].iov_base = buf.Data() + d[0];
-        iov[j].iov_len = static_cast<size_t>(d[1]);
-        msgs[j].msg_hdr.msg_iov = &iov[j];
-        msgs[j].msg_hdr.msg_iovlen = 1;
-        msgs[j].msg_hdr.msg_name = &to[j];
-        msgs[j].msg_hdr.msg_namelen = sizeof to[j];
+        b.Set(j, buf.Data() + d[0], static_cast<size_t>(d[1]), d[13] == 1 ? CMSG_SPACE(sizeof(in6_pktinfo)) : 0);
+        sockaddr_in6& to = b.peer[j];
+        memset(&to, 0, sizeof to);
+        to.sin6_family = AF_INET6;
+        to.sin6_port = htons(static_cast<uint16_t>(d[2]));
+        to.sin6_scope_id = static_cast<uint32_t>(d[3]);
+        memcpy(&to.sin6_addr, d + 4, 16);
         if (d[13] == 1) {
           // The source: the address the query was sent to (IPV6_PKTINFO); the interface
           // only for a link-local one, else routing picks it.
           in6_pktinfo pi{};
           memcpy(&pi.ipi6_addr, d + 8, 16);
           pi.ipi6_ifindex = IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr) ? static_cast<unsigned>(d[12]) : 0;
-          msgs[j].msg_hdr.msg_control = control[j];
-          msgs[j].msg_hdr.msg_controllen = CMSG_SPACE(sizeof pi);
-          cmsghdr* c = CMSG_FIRSTHDR(&msgs[j].msg_hdr);
+          cmsghdr* c = CMSG_FIRSTHDR(&b.msgs[j].msg_hdr);
           c->cmsg_level = IPPROTO_IPV6;
           c->cmsg_type = IPV6_PKTINFO;
           c->cmsg_len = CMSG_LEN(sizeof pi);
           memcpy(CMSG_DATA(c), &pi, sizeof pi);
         }
       }
-      int sent = sendmmsg(fd_, msgs, n, 0);
+      int sent = sendmmsg(fd_, b.msgs, n, 0);
       if (sent < 0) {
         if (errno == EINTR) continue;
         // sendmmsg reports the first datagram's error only when none went: skip it.
