@@ -3,13 +3,13 @@
 // Why: node:dgram hands every datagram to JavaScript as its own event with a new
 // Buffer and a new rinfo object, and sends each reply with its own syscall and
 // request object. At 20k+ leases/s (four datagrams a lease) that per-datagram
-// overhead is a sixth of the server's CPU (bench/dhcp4o6-results.md, "Seventh
-// session"). Here one readiness callback lets JavaScript take up to 64 datagrams
+// overhead was 7-10 of the server's ~65 us of CPU per lease (bench/dhcp4o6-results.md,
+// "Seventh session"). Here one readiness callback lets JavaScript take up to 64 datagrams
 // with one recvmmsg(2) into a buffer it owns, and a turn's replies leave with one
 // sendmmsg(2).
 //
 // Nothing here looks inside a datagram: decoding, counters and drop reasons stay in
-// src/dhcp/. The JS side (src/dhcp/udp-batch.ts) documents the layout of the
+// src/dhcp/. The JS side (src/dhcp/udp/batch.ts) documents the layout of the
 // buffers; the constants below must match it.
 #include <napi.h>
 #include <uv.h>
