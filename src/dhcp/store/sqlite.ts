@@ -14,6 +14,13 @@
 // commits whose callers have not been answered. `durability: 'full'` instead sets
 // synchronous=FULL and syncs inside COMMIT (simpler, blocks the event loop per batch).
 //
+// Reads (reads: 'memory', the default): every row is also held in memory
+// (lease-table.ts), so a lease operation's look-ups are no statements and SQLite only
+// UPDATEs the rows a transaction changed, just before its COMMIT, through the primary
+// key alone — the read indexes are dropped (each cost every UPDATE). At 10,000 leases
+// in a 256-in-flight storm this took the SQLite worker from ~27 to ~17 us of CPU per
+// lease (bench/dhcp4o6-results.md, eighth session).
+//
 // Each transaction is BEGIN IMMEDIATE (the write lock is taken up front, so no unit
 // fails half-way with SQLITE_BUSY on upgrade). better-sqlite3 is synchronous: units
 // are awaited one after another while the transaction is open, but complete through
@@ -22,6 +29,7 @@ import { closeSync, fdatasyncSync, openSync, fdatasync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
+import { LeaseTable, type RowColumns } from './lease-table.js';
 import { RETIRED_POOL, type BindingChange, type LeaseRow, type LeaseState, type LeaseStore, type LeaseTx, type PoolSlots } from './types.js';
 
 /** LeaseTx.countSite's query, its cap `limit` (a literal or `?`). */
@@ -35,7 +43,6 @@ function countSiteSql(limit: string): string {
  * not an object keyed by column name first (a visible cost per row read).
  */
 const ROW_COLUMNS = 'ipv4, psid, pool, psid_len, psid_offset, state, client, expires_at, site, ipv6, prefix_len, freed_at';
-type RowColumns = [number, number, string, number, number, string, string | null, number, string | null, Buffer | null, number, number];
 
 function fromColumns(c: RowColumns): LeaseRow {
   return {
@@ -71,18 +78,31 @@ CREATE TABLE IF NOT EXISTS leases (
   updated_at INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (ipv4, psid)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/**
+ * The indexes the SQL reads use (reads: 'sql'). With the rows in memory nothing reads
+ * through them, and each would cost every UPDATE of a lease: they are dropped.
+ */
+const READ_INDEXES = `
 CREATE INDEX IF NOT EXISTS leases_free ON leases (pool, freed_at, ipv4, psid) WHERE state = 'free';
 CREATE INDEX IF NOT EXISTS leases_client ON leases (client) WHERE client IS NOT NULL;
 CREATE INDEX IF NOT EXISTS leases_site ON leases (site) WHERE state IN ('offered', 'bound');
 CREATE INDEX IF NOT EXISTS leases_expiry ON leases (expires_at) WHERE state <> 'free';
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+const DROP_READ_INDEXES = `
+DROP INDEX IF EXISTS leases_free;
+DROP INDEX IF EXISTS leases_client;
+DROP INDEX IF EXISTS leases_site;
+DROP INDEX IF EXISTS leases_expiry;
 `;
 
 export class SqliteLeaseStore implements LeaseStore {
   readonly kind = 'sqlite' as const;
   private readonly db: Db;
   private readonly s: Record<string, Statement>;
-  private readonly tx: LeaseTx;
+  private tx: LeaseTx;
   private readonly countSiteByCap = new Map<number, Statement>();
 
   private readonly asyncSync: boolean;
@@ -93,9 +113,20 @@ export class SqliteLeaseStore implements LeaseStore {
   private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private syncWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
 
+  /**
+   * reads: 'memory': the rows are read from a LeaseTable (lease-table.ts), loaded from
+   * the file on first use and again after an init or a ROLLBACK (undefined until then).
+   * reads: 'sql': every read is a SQL statement (the reference the table is tested against).
+   */
+  private readonly memory: boolean;
+  private loaded: LeaseTable | undefined;
+  /** Rows of the table written by the transaction in progress: UPDATEd before its COMMIT. */
+  private readonly dirty = new Set<number>();
+
   constructor(
     private readonly path: string,
     durability: 'async-wal-sync' | 'full' = 'async-wal-sync',
+    reads: 'memory' | 'sql' = 'memory',
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -103,6 +134,7 @@ export class SqliteLeaseStore implements LeaseStore {
     this.db.pragma(this.asyncSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.db.exec(reads === 'memory' ? DROP_READ_INDEXES : READ_INDEXES);
     if (this.asyncSync) {
       // The WAL exists once something was written; keep an fd on it to sync.
       this.db.prepare("INSERT INTO meta (key, value) VALUES ('opened', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
@@ -118,7 +150,7 @@ export class SqliteLeaseStore implements LeaseStore {
       get: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE ipv4 = ? AND psid = ?`).raw(),
       byClient: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE client = ?`).raw(),
       claimFree: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE pool = ? AND state = 'free' ORDER BY freed_at, ipv4, psid LIMIT 1`).raw(),
-      claimStale: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE pool = ? AND state IN ('offered', 'declined') AND expires_at <= ? ORDER BY expires_at LIMIT 1`).raw(),
+      claimStale: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE pool = ? AND state IN ('offered', 'declined') AND expires_at <= ? ORDER BY expires_at, ipv4, psid LIMIT 1`).raw(),
       countSite: p(countSiteSql('?')),
       // Positional parameters: binding the same values by name from a copy of the row
       // cost about three times as much per row written (two writes per lease).
@@ -127,7 +159,7 @@ export class SqliteLeaseStore implements LeaseStore {
           'prefix_len = ?, freed_at = ?, updated_at = ? WHERE ipv4 = ? AND psid = ?',
       ),
       active: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE state = 'bound' AND expires_at > ?`).raw(),
-      expiredBound: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE state = 'bound' AND expires_at <= ? LIMIT ?`).raw(),
+      expiredBound: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE state = 'bound' AND expires_at <= ? ORDER BY expires_at, ipv4, psid LIMIT ?`).raw(),
       freeRow: p("UPDATE leases SET state = 'free', expires_at = 0, freed_at = ?, updated_at = ? WHERE ipv4 = ? AND psid = ?"),
       freeStale: p(
         "UPDATE leases SET state = 'free', expires_at = 0, freed_at = ?, updated_at = ? WHERE state IN ('offered', 'declined') AND expires_at <= ?",
@@ -157,6 +189,52 @@ export class SqliteLeaseStore implements LeaseStore {
       },
       publish: async (_change: BindingChange) => {},
     };
+    this.memory = reads === 'memory';
+    if (this.memory) this.tx = this.tableTx();
+  }
+
+  /** The rows in memory, loaded from the file (every row, in primary-key order) if they are not. */
+  private table(): LeaseTable {
+    if (this.loaded !== undefined) return this.loaded;
+    const { n } = this.db.prepare('SELECT count(*) AS n FROM leases').get() as { n: number };
+    const table = new LeaseTable(n);
+    for (const c of this.db.prepare(`SELECT ${ROW_COLUMNS} FROM leases ORDER BY ipv4, psid`).raw().iterate()) table.add(c as RowColumns);
+    this.loaded = table;
+    return table;
+  }
+
+  /** The LeaseTx over the in-memory rows: reads from the table, writes to it and marks the row for the COMMIT. */
+  private tableTx(): LeaseTx {
+    return {
+      get: async (ipv4, psid) => this.table().get(ipv4, psid),
+      byClient: async (client, pools) => this.table().rowsOf(client, pools),
+      claimFree: async (pool, now) => this.table().claimFree(pool, now),
+      countSite: async (site, except, now, cap) => this.table().countSite(site, except, now, cap),
+      write: async (row) => {
+        const i = this.table().write(row);
+        if (i >= 0) this.dirty.add(i);
+      },
+      publish: async (_change: BindingChange) => {},
+    };
+  }
+
+  /** UPDATEs the rows the transaction changed in the table (inside it, before its COMMIT). */
+  private writeDirty(): void {
+    const t = this.loaded;
+    if (t === undefined) return;
+    const now = Date.now();
+    for (const i of this.dirty) {
+      const r = t.row(i);
+      const ipv6 = r.ipv6 === null ? null : Buffer.from(r.ipv6);
+      this.s.write.run(r.state, r.client, r.expiresAt, r.site, ipv6, r.prefixLen, r.freedAt, now, r.ipv4, r.psid);
+    }
+    this.dirty.clear();
+  }
+
+  /** After a ROLLBACK or an init: the table is read again from the file when next used. */
+  private reloadTable(): void {
+    this.dirty.clear();
+    this.loaded = undefined;
   }
 
   /**
@@ -186,29 +264,35 @@ export class SqliteLeaseStore implements LeaseStore {
     const rehome = this.db.prepare(`UPDATE leases SET pool = ? WHERE pool <> ? AND ${fits}`);
     const retire = this.db.prepare(`UPDATE leases SET pool = ? WHERE pool = ? AND NOT (${fits})`);
     const ins = this.db.prepare('INSERT OR IGNORE INTO leases (ipv4, psid, pool, psid_len, psid_offset) VALUES (?, ?, ?, ?, ?)');
-    const body = async (): Promise<number> =>
-      this.db.transaction(() => {
-        // 1. rows that are a slot of a pool belong to it (a renamed or re-added pool takes its leases back)
-        for (const p of pools) rehome.run(p.name, p.name, ...fitArgs(p));
-        // 2. rows that fit no pool: retired; only bound ones stay (types.ts RETIRED_POOL)
-        for (const p of pools) retire.run(RETIRED_POOL, p.name, ...fitArgs(p));
-        this.db.prepare(`UPDATE leases SET pool = ? WHERE pool NOT IN (${inNames})`).run(RETIRED_POOL, ...names);
-        this.db.prepare("DELETE FROM leases WHERE pool = ? AND state <> 'bound'").run(RETIRED_POOL);
-        // 3. every slot a row, except on an address with a retired lease of another port-set shape
-        const blocked = new Map<number, string[]>();
-        for (const r of this.db.prepare('SELECT DISTINCT ipv4, psid_len, psid_offset FROM leases WHERE pool = ?').all(RETIRED_POOL) as { ipv4: number; psid_len: number; psid_offset: number }[]) {
-          blocked.set(r.ipv4, [...(blocked.get(r.ipv4) ?? []), `${r.psid_len}/${r.psid_offset}`]);
+    const initRows = this.db.transaction((): number => {
+      // 1. rows that are a slot of a pool belong to it (a renamed or re-added pool takes its leases back)
+      for (const p of pools) rehome.run(p.name, p.name, ...fitArgs(p));
+      // 2. rows that fit no pool: retired; only bound ones stay (types.ts RETIRED_POOL)
+      for (const p of pools) retire.run(RETIRED_POOL, p.name, ...fitArgs(p));
+      this.db.prepare(`UPDATE leases SET pool = ? WHERE pool NOT IN (${inNames})`).run(RETIRED_POOL, ...names);
+      this.db.prepare("DELETE FROM leases WHERE pool = ? AND state <> 'bound'").run(RETIRED_POOL);
+      // 3. every slot a row, except on an address with a retired lease of another port-set shape
+      const blocked = new Map<number, string[]>();
+      for (const r of this.db.prepare('SELECT DISTINCT ipv4, psid_len, psid_offset FROM leases WHERE pool = ?').all(RETIRED_POOL) as { ipv4: number; psid_len: number; psid_offset: number }[]) {
+        blocked.set(r.ipv4, [...(blocked.get(r.ipv4) ?? []), `${r.psid_len}/${r.psid_offset}`]);
+      }
+      for (const p of pools) {
+        const shape = `${p.psidLen}/${p.psidOffset}`;
+        for (let i = 0; i < p.count; i++) {
+          const v4 = p.first + i;
+          if (blocked.get(v4)?.some((b) => b !== shape)) continue;
+          for (const psid of p.psids) ins.run(v4, psid, p.name, p.psidLen, p.psidOffset);
         }
-        for (const p of pools) {
-          const shape = `${p.psidLen}/${p.psidOffset}`;
-          for (let i = 0; i < p.count; i++) {
-            const v4 = p.first + i;
-            if (blocked.get(v4)?.some((b) => b !== shape)) continue;
-            for (const psid of p.psids) ins.run(v4, psid, p.name, p.psidLen, p.psidOffset);
-          }
-        }
-        return (this.db.prepare('SELECT count(*) AS n FROM leases WHERE pool = ?').get(RETIRED_POOL) as { n: number }).n;
-      })();
+      }
+      return (this.db.prepare('SELECT count(*) AS n FROM leases WHERE pool = ?').get(RETIRED_POOL) as { n: number }).n;
+    });
+    const body = async (): Promise<number> => {
+      try {
+        return initRows();
+      } finally {
+        this.reloadTable(); // committed or not, the table is read again from the file
+      }
+    };
     // Under the transaction mutex: a live reload (or the reconcile after retired leases
     // ended) must not start its transaction inside an open lease batch.
     const run = this.lock.then(body, body);
@@ -232,9 +316,11 @@ export class SqliteLeaseStore implements LeaseStore {
       try {
         for (const u of units) out.push(await u(this.tx));
         beforeCommit?.(out);
+        this.writeDirty();
         this.db.exec('COMMIT'); // synchronous=FULL: synced here; NORMAL: written, synced below
       } catch (e) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.reloadTable();
         throw e;
       }
       return out;
@@ -271,10 +357,24 @@ export class SqliteLeaseStore implements LeaseStore {
   }
 
   async active(now: number): Promise<LeaseRow[]> {
+    if (this.memory) return this.table().filter((state, _client, expiresAt) => state === 'bound' && expiresAt > now);
     return (this.s.active.all(now) as RowColumns[]).map(fromColumns);
   }
 
   async expire(now: number, limit: number): Promise<LeaseRow[]> {
+    if (this.memory) {
+      const [rows] = await this.transaction([
+        async (tx) => {
+          const t = this.table();
+          const rows = t.expiredBound(now, limit);
+          const free = (r: LeaseRow) => tx.write({ ...r, state: 'free', expiresAt: 0, freedAt: now });
+          for (const r of rows) await free(r);
+          for (const r of t.expiredPending(now)) await free(r);
+          return rows;
+        },
+      ]);
+      return rows;
+    }
     const [rows] = await this.transaction([
       async () => {
         const rows = (this.s.expiredBound.all(now, limit) as RowColumns[]).map(fromColumns);
@@ -287,6 +387,7 @@ export class SqliteLeaseStore implements LeaseStore {
   }
 
   async all(): Promise<LeaseRow[]> {
+    if (this.memory) return this.table().filter((_state, client) => client !== null);
     return (this.s.all.all() as RowColumns[]).map(fromColumns);
   }
 

@@ -1,0 +1,206 @@
+// The in-memory lease table (store/lease-table.ts) against the SQL it replaces: random
+// sequences of every lease operation (leases.ts), expiry sweeps, pool reloads, batched
+// and failing transactions run through two SQLite stores, one reading through SQL
+// statements (reads: 'sql', the reference) and one through the table (reads:
+// 'memory', what `xbr dhcp` runs). Every result and, after each step, every row must
+// be the same; and the memory store's file, opened afresh, must hold what its table held.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { allocate, bind, decline, dropRetired, release, withdrawOffers, type Holder, type RequestKind } from '../../src/dhcp/leases.js';
+import { SqliteLeaseStore } from '../../src/dhcp/store/sqlite.js';
+import { LeaseTable, type RowColumns } from '../../src/dhcp/store/lease-table.js';
+import type { LeaseTx, PoolSlots } from '../../src/dhcp/store/types.js';
+
+const V4 = 0x64400000;
+/** Two pool layouts; a reload from one to the other retires, rehomes and reshapes rows. */
+const LAYOUTS: PoolSlots[][] = [
+  [
+    { name: 's', first: V4, count: 2, psidLen: 2, psidOffset: 6, psids: [1, 2] },
+    { name: 'f', first: V4 + 8, count: 1, psidLen: 0, psidOffset: 0, psids: [0] },
+  ],
+  [
+    { name: 's', first: V4 + 1, count: 2, psidLen: 2, psidOffset: 6, psids: [1, 3] },
+    { name: 'g', first: V4 + 8, count: 2, psidLen: 1, psidOffset: 6, psids: [0, 1] },
+  ],
+];
+const POOLS = ['s', 'f', 'g', 'x'];
+const KINDS: RequestKind[] = ['selecting', 'init-reboot', 'renewing', 'rebinding'];
+const V6 = [null, Uint8Array.from({ length: 16 }, (_, i) => i), Uint8Array.from({ length: 16 }, (_, i) => 255 - i)];
+
+const client = fc.integer({ min: 0, max: 3 }).map((n) => `c${n}`);
+/** Slots of both layouts, a few that exist in neither, and "no PSID given" (null). */
+const slot = fc.record({ ipv4: fc.integer({ min: V4 - 1, max: V4 + 11 }), psid: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }) });
+/** Mostly the configured pools (so that slots change hands), sometimes odd sets. */
+const pools: fc.Arbitrary<string[]> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant<string[]>(['s', 'f', 'g']) },
+  { weight: 2, arbitrary: fc.constantFrom<string[]>(['s'], ['g', 'f'], ['f', 's']) },
+  { weight: 1, arbitrary: fc.subarray(POOLS, { minLength: 0 }) },
+);
+const unitOp = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('allocate' as const),
+      c: client,
+      site: fc.integer({ min: 0, max: 2 }),
+      limit: fc.integer({ min: 0, max: 3 }),
+      v6: fc.integer({ min: 0, max: 2 }),
+      eligible: pools,
+      order: pools,
+      requested: fc.option(fc.record({ ipv4: fc.integer({ min: V4, max: V4 + 10 }), psid: fc.integer({ min: 0, max: 3 }) }), { nil: undefined }),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('bind' as const),
+      c: client,
+      site: fc.integer({ min: 0, max: 2 }),
+      limit: fc.integer({ min: 0, max: 3 }),
+      v6: fc.integer({ min: 0, max: 2 }),
+      slot: fc.option(slot, { nil: undefined }),
+      eligible: pools,
+      kind: fc.constantFrom(...KINDS),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('release' as const), c: client, slot: fc.option(slot, { nil: undefined }), eligible: pools }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('decline' as const), c: client, slot: fc.option(slot, { nil: undefined }), eligible: pools }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('withdraw' as const), c: client, eligible: pools }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('dropRetired' as const), c: client, ipv4: fc.option(fc.integer({ min: V4, max: V4 + 10 }), { nil: undefined }) }) },
+);
+type UnitOp = typeof unitOp extends fc.Arbitrary<infer T> ? T : never;
+const step = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ units: fc.array(unitOp, { minLength: 1, maxLength: 4 }), fail: fc.integer({ min: 0, max: 4 }).map((n) => n === 0) }) },
+  { weight: 2, arbitrary: fc.record({ tick: fc.constantFrom(0, 1, 500, 1000, 1500, 3000, 4000) }) },
+  { weight: 1, arbitrary: fc.record({ expire: fc.integer({ min: -1, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ layout: fc.integer({ min: 0, max: 1 }) }) },
+);
+
+/** Runs one unit of leases.ts at `now` (offer 1 s, lease 3 s, decline 2 s). */
+function unit(u: UnitOp, now: number): (tx: LeaseTx) => Promise<unknown> {
+  const holder = (site: number, limit: number, v6: number): Holder => ({ client: u.c, site: `site${site}`, siteLimit: limit, ipv6: V6[v6], prefixLen: v6 === 0 ? 0 : 128 });
+  switch (u.op) {
+    case 'allocate':
+      return (tx) => allocate(tx, holder(u.site, u.limit, u.v6), { eligible: u.eligible, order: u.order, requested: u.requested }, now, now + 1000);
+    case 'bind':
+      return (tx) => bind(tx, holder(u.site, u.limit, u.v6), u.slot, u.eligible, u.kind, now, now + 3000);
+    case 'release':
+      return (tx) => release(tx, u.c, u.slot, u.eligible, now);
+    case 'decline':
+      return (tx) => decline(tx, u.c, u.slot, u.eligible, now + 2000);
+    case 'withdraw':
+      return (tx) => withdrawOffers(tx, u.c, u.eligible, now);
+    case 'dropRetired':
+      return (tx) => dropRetired(tx, u.c, u.ipv4, now);
+  }
+}
+
+/** Comparable form: typed arrays as plain arrays. */
+const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? [...x] : x)));
+
+describe('LeaseTable', () => {
+  it('answers every lease operation, sweep and reload exactly as the SQL reads do, and its file holds the same rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xbr-table-'));
+    let run = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+          run++;
+          const sql = new SqliteLeaseStore(join(dir, `sql${run}.db`), 'full', 'sql');
+          const memPath = join(dir, `mem${run}.db`);
+          const mem = new SqliteLeaseStore(memPath, 'full', 'memory');
+          try {
+            let now = 1_000_000;
+            expect(await mem.init(LAYOUTS[0])).toBe(await sql.init(LAYOUTS[0]));
+            for (const s of steps) {
+              if ('tick' in s) now += s.tick;
+              else if ('expire' in s) expect(plain(await mem.expire(now, s.expire))).toEqual(plain(await sql.expire(now, s.expire)));
+              else if ('layout' in s) expect(await mem.init(LAYOUTS[s.layout])).toBe(await sql.init(LAYOUTS[s.layout]));
+              else {
+                const units = s.units.map((u) => unit(u, now));
+                if (s.fail) units.push(async () => Promise.reject(new Error('unit failed')));
+                const outcome = async (st: SqliteLeaseStore) =>
+                  st.transaction(units).then(
+                    (r) => plain(r),
+                    (e: Error) => `rejected: ${e.message}`,
+                  );
+                expect(await outcome(mem)).toEqual(await outcome(sql));
+              }
+              expect(plain(await mem.all())).toEqual(plain(await sql.all()));
+            }
+            expect(plain(await mem.active(now))).toEqual(plain(await sql.active(now)));
+            const rows = plain(await mem.all());
+            await mem.close();
+            const again = new SqliteLeaseStore(memPath, 'full', 'memory');
+            try {
+              expect(plain(await again.all())).toEqual(rows);
+            } finally {
+              await again.close();
+            }
+          } finally {
+            await sql.close();
+            await mem.close();
+          }
+        }),
+        { numRuns: 300 },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  // The orders the table keeps, on a larger pool than the sequences above reach.
+  const row = (ipv4: number, psid: number, state: string, freedAt: number, expiresAt = 0, client: string | null = null): RowColumns => [
+    ipv4, psid, 'p', 2, 6, state, client, expiresAt, state === 'free' ? null : 'site', null, 0, freedAt,
+  ];
+
+  it('hands out never-leased slots in address order, then freed ones oldest first, then lapsed offers', () => {
+    const t = new LeaseTable(6);
+    t.add(row(V4, 1, 'free', 500, 0, 'old'));
+    t.add(row(V4, 2, 'offered', 0, 900, 'x'));
+    t.add(row(V4, 3, 'free', 0));
+    t.add(row(V4 + 1, 1, 'free', 200, 0, 'older'));
+    t.add(row(V4 + 1, 2, 'free', 0));
+    t.add(row(V4 + 1, 3, 'bound', 0, 5000, 'y'));
+    const take = () => {
+      const r = t.claimFree('p', 1000);
+      if (r !== undefined) t.write({ ...r, state: 'bound', client: 'z', expiresAt: 9999, site: 'site' });
+      return r && [r.ipv4 - V4, r.psid];
+    };
+    expect([take(), take(), take(), take(), take(), take()]).toEqual([[0, 3], [1, 2], [1, 1], [0, 1], [0, 2], undefined]);
+    // a row made never-leased again behind the cursor is found again (a store's init can do that)
+    t.write({ ...t.get(V4, 3)!, state: 'free', client: null, expiresAt: 0, site: null, freedAt: 0 });
+    expect(take()).toEqual([0, 3]);
+    expect(t.claimFree('nope', 1000)).toBeUndefined();
+  });
+
+  it('counts a site up to its cap, without expired holds or the asking client', () => {
+    const t = new LeaseTable(5);
+    t.add(row(V4, 0, 'bound', 0, 2000, 'a'));
+    t.add(row(V4, 1, 'offered', 0, 2000, 'b'));
+    t.add(row(V4, 2, 'bound', 0, 500, 'c')); // expired at 1000
+    t.add(row(V4, 3, 'offered', 0, 2000, 'me'));
+    t.add(row(V4, 4, 'free', 100, 0, 'd'));
+    expect(t.countSite('site', 'me', 1000, 10)).toBe(2);
+    expect(t.countSite('site', 'me', 1000, 1)).toBe(1);
+    expect(t.countSite('site', 'me', 1000, 0)).toBe(0);
+    expect(t.countSite('site', 'nobody', 1000, -1)).toBe(3);
+    expect(t.countSite('other', 'me', 1000, 10)).toBe(0);
+  });
+
+  it('keeps its heaps bounded by rebuilding them when most entries are dead', () => {
+    const n = 1000;
+    const t = new LeaseTable(n);
+    for (let i = 0; i < n; i++) t.add(row(V4 + (i >> 2), i & 3, 'bound', 0, 10_000 + i, `c${i}`));
+    // Each renewal pushes a new expiry entry and leaves the old one dead.
+    for (let round = 1; round <= 20; round++) for (let i = 0; i < n; i++) t.write({ ...t.get(V4 + (i >> 2), i & 3)!, expiresAt: 10_000 + round * n + i });
+    const heap = (t as unknown as { bound: { size: number } }).bound;
+    expect(heap.size).toBeLessThanOrEqual(2 * n);
+    // and the sweep still finds exactly the rows due, earliest first
+    const due = t.expiredBound(10_000 + 20 * n + 4, 100);
+    expect(due.map((r) => r.expiresAt)).toEqual([0, 1, 2, 3, 4].map((i) => 10_000 + 20 * n + i));
+  });
+});
