@@ -27,12 +27,15 @@ describe('SqliteLeaseStore.transactionThen', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A unit that offers the first free slot to `client` and returns the row written. */
-  const offer =
+  /**
+   * A unit that leases the first free slot to `client` and returns the row written
+   * (bound: an offer would never reach the file, sqlite.ts writeDirty).
+   */
+  const lease =
     (client: string) =>
     async (tx: LeaseTx): Promise<LeaseRow> => {
       const r = (await tx.claimFree('p', 0))!;
-      const row: LeaseRow = { ...r, state: 'offered', client, expiresAt: Date.now() + 60_000, site: 's', ipv6: null, prefixLen: 0 };
+      const row: LeaseRow = { ...r, state: 'bound', client, expiresAt: Date.now() + 60_000, site: 's', ipv6: null, prefixLen: 0 };
       await tx.write(row);
       return row;
     };
@@ -48,7 +51,7 @@ describe('SqliteLeaseStore.transactionThen', () => {
 
   it('hands the hook every unit result before the COMMIT, and commits after it', async () => {
     let during: { results: LeaseRow[]; visible: number } | undefined;
-    const out = await store.transactionThen([offer('a'), offer('b')], (results) => {
+    const out = await store.transactionThen([lease('a'), lease('b')], (results) => {
       during = { results: [...results], visible: seenElsewhere('a') + seenElsewhere('b') };
     });
     expect(during?.results.map((r) => r.client)).toEqual(['a', 'b']);
@@ -60,13 +63,13 @@ describe('SqliteLeaseStore.transactionThen', () => {
 
   it('commits nothing when the hook throws', async () => {
     await expect(
-      store.transactionThen([offer('a')], () => {
+      store.transactionThen([lease('a')], () => {
         throw new Error('post failed');
       }),
     ).rejects.toThrow('post failed');
     expect(seenElsewhere('a')).toBe(0);
     // and the store goes on: the next transaction takes the same free slot
-    const [row] = await store.transaction([offer('c')]);
+    const [row] = await store.transaction([lease('c')]);
     expect(seenElsewhere('c')).toBe(1);
     expect(row.ipv4).toBe(V4);
   });

@@ -19,7 +19,8 @@
 // UPDATEs the rows a transaction changed, just before its COMMIT, through the primary
 // key alone — the read indexes are dropped (each cost every UPDATE). At 10,000 leases
 // in a 256-in-flight storm this took the SQLite worker from ~27 to ~17 us of CPU per
-// lease (bench/dhcp4o6-results.md, eighth session).
+// lease (bench/dhcp4o6-results.md, eighth session). Offers stay in memory only
+// (writeDirty): one UPDATE per lease, ~2 us less again (ninth session).
 //
 // Each transaction is BEGIN IMMEDIATE (the write lock is taken up front, so no unit
 // fails half-way with SQLITE_BUSY on upgrade). better-sqlite3 is synchronous: units
@@ -115,13 +116,17 @@ export class SqliteLeaseStore implements LeaseStore {
 
   /**
    * reads: 'memory': the rows are read from a LeaseTable (lease-table.ts), loaded from
-   * the file on first use and again after an init or a ROLLBACK (undefined until then).
+   * the file on first use and again after an init (undefined until then).
    * reads: 'sql': every read is a SQL statement (the reference the table is tested against).
    */
   private readonly memory: boolean;
   private loaded: LeaseTable | undefined;
-  /** Rows of the table written by the transaction in progress: UPDATEd before its COMMIT. */
-  private readonly dirty = new Set<number>();
+  /**
+   * Rows of the table written by the transaction in progress, each as it was before
+   * the transaction: UPDATEd in the file before its COMMIT (writeDirty), put back in the
+   * table after a ROLLBACK (undoTable).
+   */
+  private readonly changed = new Map<number, LeaseRow>();
 
   constructor(
     private readonly path: string,
@@ -211,29 +216,63 @@ export class SqliteLeaseStore implements LeaseStore {
       claimFree: async (pool, now) => this.table().claimFree(pool, now),
       countSite: async (site, except, now, cap) => this.table().countSite(site, except, now, cap),
       write: async (row) => {
-        const i = this.table().write(row);
-        if (i >= 0) this.dirty.add(i);
+        const t = this.table();
+        const i = t.find(row.ipv4, row.psid);
+        if (i < 0) return;
+        if (!this.changed.has(i)) this.changed.set(i, t.row(i));
+        t.write(row);
       },
       publish: async (_change: BindingChange) => {},
     };
   }
 
-  /** UPDATEs the rows the transaction changed in the table (inside it, before its COMMIT). */
+  /** Writes every mutable field of a row to its slot in the file. */
+  private persist(r: LeaseRow, now: number): void {
+    const ipv6 = r.ipv6 === null ? null : Buffer.from(r.ipv6);
+    this.s.write.run(r.state, r.client, r.expiresAt, r.site, ipv6, r.prefixLen, r.freedAt, now, r.ipv4, r.psid);
+  }
+
+  /**
+   * UPDATEs the rows the transaction changed in the table (inside it, before its
+   * COMMIT) — except those it left offered. RFC 2131 section 4.3.1: the server "need
+   * not reserve the offered network address", so an offer is no lease and need not be
+   * on disk; it lives in the table only, and the file keeps the row as it last was
+   * otherwise (free, declined, or bound — a DISCOVER for a client's current bound
+   * lease does not write it). A lease then costs one UPDATE (its ACK), not two, and a
+   * batch of DHCPDISCOVERs alone commits nothing (no WAL write, no fsync). After a
+   * restart the offers are gone: a REQUEST for one is NAKed (not-offered, RFC 2131
+   * 4.3.2) and its client starts over — as for an offer whose transaction failed
+   * (sqlite-worker-main.ts). init() writes the offers it finds, so that a reload keeps them.
+   */
   private writeDirty(): void {
     const t = this.loaded;
     if (t === undefined) return;
     const now = Date.now();
-    for (const i of this.dirty) {
+    for (const i of this.changed.keys()) {
       const r = t.row(i);
-      const ipv6 = r.ipv6 === null ? null : Buffer.from(r.ipv6);
-      this.s.write.run(r.state, r.client, r.expiresAt, r.site, ipv6, r.prefixLen, r.freedAt, now, r.ipv4, r.psid);
+      if (r.state !== 'offered') this.persist(r, now);
     }
-    this.dirty.clear();
+    this.changed.clear();
   }
 
-  /** After a ROLLBACK or an init: the table is read again from the file when next used. */
+  /**
+   * After a ROLLBACK: the rows the transaction changed are put back as they were (the
+   * offers of earlier transactions, which the file does not hold, stay). Should that
+   * fail, the table is read again from the file.
+   */
+  private undoTable(): void {
+    const t = this.loaded;
+    try {
+      if (t !== undefined) for (const r of this.changed.values()) t.write(r);
+      this.changed.clear();
+    } catch {
+      this.reloadTable();
+    }
+  }
+
+  /** The table is read again from the file when next used (after an init, or a failed undo). */
   private reloadTable(): void {
-    this.dirty.clear();
+    this.changed.clear();
     this.loaded = undefined;
   }
 
@@ -265,6 +304,9 @@ export class SqliteLeaseStore implements LeaseStore {
     const retire = this.db.prepare(`UPDATE leases SET pool = ? WHERE pool = ? AND NOT (${fits})`);
     const ins = this.db.prepare('INSERT OR IGNORE INTO leases (ipv4, psid, pool, psid_len, psid_offset) VALUES (?, ?, ?, ?, ?)');
     const initRows = this.db.transaction((): number => {
+      // 0. the offers that live only in the table (writeDirty) go to the file, which
+      //    the table is read from again after this
+      if (this.loaded !== undefined) for (const r of this.loaded.filter((state) => state === 'offered')) this.persist(r, Date.now());
       // 1. rows that are a slot of a pool belong to it (a renamed or re-added pool takes its leases back)
       for (const p of pools) rehome.run(p.name, p.name, ...fitArgs(p));
       // 2. rows that fit no pool: retired; only bound ones stay (types.ts RETIRED_POOL)
@@ -287,11 +329,9 @@ export class SqliteLeaseStore implements LeaseStore {
       return (this.db.prepare('SELECT count(*) AS n FROM leases WHERE pool = ?').get(RETIRED_POOL) as { n: number }).n;
     });
     const body = async (): Promise<number> => {
-      try {
-        return initRows();
-      } finally {
-        this.reloadTable(); // committed or not, the table is read again from the file
-      }
+      const retired = initRows(); // if it throws, it rolled back: the table still matches the file
+      this.reloadTable();
+      return retired;
     };
     // Under the transaction mutex: a live reload (or the reconcile after retired leases
     // ended) must not start its transaction inside an open lease batch.
@@ -320,7 +360,7 @@ export class SqliteLeaseStore implements LeaseStore {
         this.db.exec('COMMIT'); // synchronous=FULL: synced here; NORMAL: written, synced below
       } catch (e) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        this.reloadTable();
+        this.undoTable();
         throw e;
       }
       return out;

@@ -18,8 +18,10 @@ import type { AllocateResult, BindResult, Holder, RequestKind } from '../leases.
 /**
  * free: leasable (client keeps the last holder, for RFC 7618 section 8's "previous
  * binding" rule); offered: reserved for `client` until expiresAt (RFC 2131 4.3.2
- * "servers SHOULD NOT reuse offered addresses"); bound: leased until expiresAt;
- * declined: out of use until expiresAt (RFC 2131 4.3.3).
+ * "servers SHOULD NOT reuse offered addresses") — an offer is no lease and a store
+ * need not make it durable (the SQLite store keeps offers in memory only, sqlite.ts
+ * writeDirty); bound: leased until expiresAt; declined: out of use until expiresAt
+ * (RFC 2131 4.3.3).
  */
 export type LeaseState = 'free' | 'offered' | 'bound' | 'declined';
 
