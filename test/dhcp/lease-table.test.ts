@@ -41,15 +41,14 @@ const pools: fc.Arbitrary<string[]> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom<string[]>(['s'], ['g', 'f'], ['f', 's']) },
   { weight: 1, arbitrary: fc.subarray(POOLS, { minLength: 0 }) },
 );
+/** Who asks (Holder, see unit()): client, site and its limit, binding address. */
+const holderFields = { c: client, site: fc.integer({ min: 0, max: 2 }), limit: fc.integer({ min: 0, max: 3 }), v6: fc.integer({ min: 0, max: 2 }) };
 const unitOp = fc.oneof(
   {
     weight: 5,
     arbitrary: fc.record({
       op: fc.constant('allocate' as const),
-      c: client,
-      site: fc.integer({ min: 0, max: 2 }),
-      limit: fc.integer({ min: 0, max: 3 }),
-      v6: fc.integer({ min: 0, max: 2 }),
+      ...holderFields,
       eligible: pools,
       order: pools,
       requested: fc.option(fc.record({ ipv4: fc.integer({ min: V4, max: V4 + 10 }), psid: fc.integer({ min: 0, max: 3 }) }), { nil: undefined }),
@@ -59,10 +58,7 @@ const unitOp = fc.oneof(
     weight: 5,
     arbitrary: fc.record({
       op: fc.constant('bind' as const),
-      c: client,
-      site: fc.integer({ min: 0, max: 2 }),
-      limit: fc.integer({ min: 0, max: 3 }),
-      v6: fc.integer({ min: 0, max: 2 }),
+      ...holderFields,
       slot: fc.option(slot, { nil: undefined }),
       eligible: pools,
       kind: fc.constantFrom(...KINDS),

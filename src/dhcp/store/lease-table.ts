@@ -248,44 +248,34 @@ export class LeaseTable {
   /** Bound rows whose time has come (expires_at <= now), earliest first, at most `limit`. */
   expiredBound(now: number, limit: number): LeaseRow[] {
     const out: LeaseRow[] = [];
-    const seen = new Set<number>();
-    // Entries are only popped once their rows are freed (the caller writes them), so
-    // the heap is walked through a copy of its top entries.
-    const taken: [number, number][] = [];
-    const most = limit < 0 ? Infinity : limit; // SQLite: a negative LIMIT is no limit
-    while (out.length < most) {
-      const i = this.liveTop(this.bound, Q_BOUND);
-      if (i < 0 || this.bound.topKey() > now) break;
-      taken.push([this.bound.topKey(), i]);
-      this.bound.pop();
-      if (!seen.has(i)) {
-        seen.add(i);
-        out.push(this.row(i));
-      }
-    }
-    for (const [k, i] of taken) this.bound.push(k, i);
+    this.due(this.bound, Q_BOUND, now, limit < 0 ? Infinity : limit, out); // SQLite: a negative LIMIT is no limit
     return out;
   }
 
   /** Offered and declined rows whose time has passed (expires_at <= now). */
   expiredPending(now: number): LeaseRow[] {
     const out: LeaseRow[] = [];
-    for (const q of this.pools) {
-      const seen = new Set<number>();
-      const taken: [number, number][] = [];
-      for (;;) {
-        const i = this.liveTop(q.pending, Q_PENDING);
-        if (i < 0 || q.pending.topKey() > now) break;
-        taken.push([q.pending.topKey(), i]);
-        q.pending.pop();
-        if (!seen.has(i)) {
-          seen.add(i);
-          out.push(this.row(i));
-        }
-      }
-      for (const [k, i] of taken) q.pending.push(k, i);
-    }
+    for (const q of this.pools) this.due(q.pending, Q_PENDING, now, Infinity, out);
     return out;
+  }
+
+  /** Appends to `out` the rows of heap `h` (of queue `queue`) keyed <= now, earliest first, until `out` holds `most`. */
+  private due(h: RowHeap, queue: number, now: number, most: number, out: LeaseRow[]): void {
+    const seen = new Set<number>();
+    // Entries are only popped once their rows are freed (the caller writes them), so
+    // the top entries are popped to walk the heap and pushed back after.
+    const taken: [number, number][] = [];
+    while (out.length < most) {
+      const i = this.liveTop(h, queue);
+      if (i < 0 || h.topKey() > now) break;
+      taken.push([h.topKey(), i]);
+      h.pop();
+      if (!seen.has(i)) {
+        seen.add(i);
+        out.push(this.row(i));
+      }
+    }
+    for (const [k, i] of taken) h.push(k, i);
   }
 
   /** Every row `keep` accepts, by (ipv4, psid). */
