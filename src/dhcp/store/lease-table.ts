@@ -3,17 +3,18 @@
 // are array and map look-ups instead of SQL statements; SQLite then only writes the
 // rows that changed, and only needs its primary key to find them (sqlite.ts).
 //
-// Sound because one process owns a SQLite lease file (several servers share leases
-// through PostgreSQL, never through one SQLite file), and every change goes through
-// write(): the table is the file's content plus the changes of the transaction in
-// progress. If a transaction fails, sqlite.ts rolls the file back and reloads the
-// table from it.
+// Sound because one process owns a SQLite lease file (sqlite.ts claimOwnership refuses
+// a second; several servers share leases through PostgreSQL, never through one SQLite
+// file), and every change goes through write(): the table is the file's content plus
+// the offers (kept out of the file, sqlite.ts writeDirty) and the changes of the
+// transaction in progress. If a transaction fails, sqlite.ts rolls the file back and
+// writes the rows it changed back into the table as they were.
 //
 // Each read answers exactly what the SQL of the store answers (sqlite.ts, the `reads:
 // 'sql'` reference; test/dhcp/lease-table.test.ts runs random operation sequences
 // through both and compares every result and every row):
-// - rows in (ipv4, psid) order, the primary key's, in typed arrays (about 50 bytes a
-//   slot: 13 MB for a /18 of 16 PSIDs);
+// - rows in (ipv4, psid) order, the primary key's, in typed arrays (with the indexes
+//   below, ~66 bytes a slot: 16 MB for a /18 of 15 PSIDs, measured);
 // - a slot by binary search over the sorted keys;
 // - a client's rows and a site's offered/bound rows in maps;
 // - per pool, "free, ORDER BY freed_at, ipv4, psid": never-leased slots (freed_at 0)

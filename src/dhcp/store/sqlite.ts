@@ -99,6 +99,36 @@ DROP INDEX IF EXISTS leases_site;
 DROP INDEX IF EXISTS leases_expiry;
 `;
 
+/**
+ * Makes this process the only user of the lease file `path`, or throws naming it.
+ * The memory store (reads: 'memory') decides from its table alone. A second process
+ * on the same file — a second `xbr dhcp`, or `xbr run` beside it — would decide from
+ * a table of its own, and the two would lease one slot twice. (Through SQL alone they
+ * would only have been slow.) The lock is SQLite's own: an exclusive lock on a
+ * side file, `PATH-owner`, held for the life of the connection (locking_mode =
+ * EXCLUSIVE). A second claim, from this process or another, fails at once
+ * (SQLITE_BUSY, busy_timeout 0). The kernel drops the lock when its process ends,
+ * SIGKILL included, so a restart is never locked out. Readers of the lease file itself
+ * are not blocked.
+ */
+function claimOwnership(path: string): Db {
+  const lock = new Database(`${path}-owner`);
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.pragma('busy_timeout = 0');
+    lock.exec('BEGIN EXCLUSIVE; COMMIT'); // in EXCLUSIVE locking mode the lock outlives the transaction
+    return lock;
+  } catch (e) {
+    lock.close();
+    if ((e as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new Error(
+        `lease store ${path}: in use by another xbr server (one server per SQLite lease file; servers share leases through PostgreSQL)`,
+      );
+    }
+    throw e;
+  }
+}
+
 export class SqliteLeaseStore implements LeaseStore {
   readonly kind = 'sqlite' as const;
   private readonly db: Db;
@@ -128,28 +158,43 @@ export class SqliteLeaseStore implements LeaseStore {
    */
   private readonly changed = new Map<number, LeaseRow>();
 
+  /** reads: 'memory': the lock that makes this store the file's only user (claimOwnership). */
+  private readonly owner: Db | undefined;
+
   constructor(
     private readonly path: string,
     durability: 'async-wal-sync' | 'full' = 'async-wal-sync',
     reads: 'memory' | 'sql' = 'memory',
   ) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.asyncSync = durability === 'async-wal-sync' && path !== ':memory:';
-    this.db.pragma(this.asyncSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
-    this.db.exec(reads === 'memory' ? DROP_READ_INDEXES : READ_INDEXES);
-    if (this.asyncSync) {
-      // The WAL exists once something was written; keep an fd on it to sync.
-      this.db.prepare("INSERT INTO meta (key, value) VALUES ('opened', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
-      this.walFd = openSync(`${path}-wal`, 'r');
-      fdatasyncSync(this.walFd);
-      // the WAL's directory entry, once
-      const dfd = openSync(dirname(path), 'r');
-      fdatasyncSync(dfd);
-      closeSync(dfd);
+    // Before anything is read: the table is only right while nobody else writes the file.
+    this.owner = reads === 'memory' && path !== ':memory:' ? claimOwnership(path) : undefined;
+    let db: Db | undefined;
+    try {
+      db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      this.asyncSync = durability === 'async-wal-sync' && path !== ':memory:';
+      db.pragma(this.asyncSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(SCHEMA);
+      db.exec(reads === 'memory' ? DROP_READ_INDEXES : READ_INDEXES);
+      if (this.asyncSync) {
+        // The WAL exists once something was written; keep an fd on it to sync.
+        db.prepare("INSERT INTO meta (key, value) VALUES ('opened', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+        this.walFd = openSync(`${path}-wal`, 'r');
+        fdatasyncSync(this.walFd);
+        // the WAL's directory entry, once
+        const dfd = openSync(dirname(path), 'r');
+        fdatasyncSync(dfd);
+        closeSync(dfd);
+      }
+    } catch (e) {
+      // a store that failed to open holds nothing
+      if (db?.open) db.close();
+      if (this.walFd !== undefined) closeSync(this.walFd);
+      this.owner?.close();
+      throw e;
     }
+    this.db = db;
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {
       get: p(`SELECT ${ROW_COLUMNS} FROM leases WHERE ipv4 = ? AND psid = ?`).raw(),
@@ -443,6 +488,7 @@ export class SqliteLeaseStore implements LeaseStore {
     await this.lock;
     while (this.syncing || this.waiting.length > 0) await new Promise((r) => setTimeout(r, 1));
     if (this.db.open) this.db.close();
+    if (this.owner?.open) this.owner.close();
     if (this.walFd !== undefined) closeSync(this.walFd);
     this.walFd = undefined;
   }
