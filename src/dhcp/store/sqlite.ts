@@ -20,7 +20,7 @@
 // key alone — the read indexes are dropped (each cost every UPDATE). At 10,000 leases
 // in a 256-in-flight storm this took the SQLite worker from ~27 to ~17 us of CPU per
 // lease (bench/dhcp4o6-results.md, eighth session). Offers stay in memory only
-// (writeDirty): one UPDATE per lease, ~2 us less again (ninth session).
+// (writeDirty): one UPDATE per lease, ~1.5 us less again (ninth session).
 //
 // Each transaction is BEGIN IMMEDIATE (the write lock is taken up front, so no unit
 // fails half-way with SQLITE_BUSY on upgrade). better-sqlite3 is synchronous: units
