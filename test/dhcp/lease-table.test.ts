@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { allocate, bind, decline, dropRetired, release, withdrawOffers, type Holder, type RequestKind } from '../../src/dhcp/leases.js';
 import { SqliteLeaseStore } from '../../src/dhcp/store/sqlite.js';
 import { LeaseTable, type RowColumns } from '../../src/dhcp/store/lease-table.js';
-import type { LeaseTx, PoolSlots } from '../../src/dhcp/store/types.js';
+import type { LeaseRow, LeaseTx, PoolSlots } from '../../src/dhcp/store/types.js';
 
 const V4 = 0x64400000;
 /** Two pool layouts; a reload from one to the other retires, rehomes and reshapes rows. */
@@ -110,10 +110,20 @@ describe('LeaseTable', () => {
           const sql = new SqliteLeaseStore(join(dir, `sql${run}.db`), 'full', 'sql');
           const memPath = join(dir, `mem${run}.db`);
           const mem = new SqliteLeaseStore(memPath, 'full', 'memory');
-          // What the memory store's file must hold: every row that ever had a client, as
-          // it was after the last committed change that did not leave it offered.
+          // What the memory store's file must hold: every row that has a client, as the
+          // last committed write that was not an offer left it — also when the same
+          // transaction then offered the row again (a RELEASE and a DISCOVER in one
+          // group commit: the release is committed, the offer is not).
           const onDisk = new Map<number, { ipv4: number; psid: number }>();
           const key = (r: { ipv4: number; psid: number }) => r.ipv4 * 16 + r.psid;
+          const wrote = (rows: readonly LeaseRow[]) => {
+            for (const r of rows) {
+              if (r.state === 'offered') continue;
+              if (r.client === null) onDisk.delete(key(r));
+              else onDisk.set(key(r), plain(r) as LeaseRow);
+            }
+          };
+          /** After an expiry sweep (it writes no offers) or an init (it writes them all): every row as it is now. */
           const committed = async (offersToo: boolean) => {
             const rows = plain(await mem.all()) as { ipv4: number; psid: number; state: string }[];
             const now = new Set(rows.map(key));
@@ -134,14 +144,16 @@ describe('LeaseTable', () => {
               } else {
                 const units = s.units.map((u) => unit(u, now));
                 if (s.fail) units.push(async () => Promise.reject(new Error('unit failed')));
-                const outcome = async (st: SqliteLeaseStore) =>
-                  st.transaction(units).then(
+                const written: LeaseRow[] = [];
+                const recorded = units.map((u) => (tx: LeaseTx) => u({ ...tx, write: async (row) => (written.push({ ...row }), tx.write(row)) }));
+                const outcome = async (st: SqliteLeaseStore, us: typeof units) =>
+                  st.transaction(us).then(
                     (r) => plain(r),
                     (e: Error) => `rejected: ${e.message}`,
                   );
-                const result = await outcome(mem);
-                expect(result).toEqual(await outcome(sql));
-                if (typeof result !== 'string') await committed(false);
+                const result = await outcome(mem, recorded);
+                expect(result).toEqual(await outcome(sql, units));
+                if (typeof result !== 'string') wrote(written);
               }
               expect(plain(await mem.all())).toEqual(plain(await sql.all()));
             }
@@ -196,6 +208,34 @@ describe('LeaseTable', () => {
       st = new SqliteLeaseStore(path, 'full', 'memory');
       expect((await st.all()).map((r) => [r.client, r.state, r.ipv4, r.psid])).toEqual([['a', 'bound', a.ipv4, a.psid]]);
       expect(await request(st, 'b', b)).toEqual({ kind: 'nak', why: 'not-offered' });
+    } finally {
+      await st.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes a RELEASE that its own transaction follows with a new offer of the slot: the release is committed, the offer is not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xbr-offers-'));
+    const path = join(dir, 'l.db');
+    const now = 1_000_000;
+    const h: Holder = { client: 'a', site: 's', siteLimit: 4, ipv6: null, prefixLen: 0 };
+    const plan = { eligible: ['s'], order: ['s'] };
+    let st = new SqliteLeaseStore(path, 'full', 'memory');
+    try {
+      await st.init(LAYOUTS[0]);
+      const [offer] = await st.transaction([(tx) => allocate(tx, h, plan, now, now + 1000)]);
+      if (!offer.ok) throw new Error('no offer');
+      const slot = { ipv4: offer.row.ipv4, psid: offer.row.psid };
+      expect((await st.transaction([(tx) => bind(tx, h, slot, plan.eligible, 'selecting', now, now + 3000)]))[0].kind).toBe('ack');
+      // one group commit: the client releases its lease and asks again; it is offered its previous slot
+      const [released, again] = await st.transaction<unknown>([(tx) => release(tx, 'a', slot, plan.eligible, now + 10), (tx) => allocate(tx, h, plan, now + 10, now + 1010)]);
+      expect(released).not.toBeNull();
+      expect(again).toMatchObject({ ok: true, how: 'previous', row: { state: 'offered', ...slot } });
+      await st.close();
+      st = new SqliteLeaseStore(path, 'full', 'memory');
+      // not the bound lease the client gave back: a restart must not bring it (or its binding) back
+      expect((await st.all()).map((r) => [r.client, r.state, r.freedAt])).toEqual([['a', 'free', now + 10]]);
+      expect(await st.active(now + 20)).toEqual([]);
     } finally {
       await st.close();
       rmSync(dir, { recursive: true, force: true });

@@ -157,6 +157,12 @@ export class SqliteLeaseStore implements LeaseStore {
    * table after a ROLLBACK (undoTable).
    */
   private readonly changed = new Map<number, LeaseRow>();
+  /**
+   * Of those rows, the last state the transaction gave them that was not an offer,
+   * where it then offered them (a RELEASE and a DISCOVER in one group commit): that
+   * state is what the file must get (writeDirty).
+   */
+  private readonly kept = new Map<number, LeaseRow>();
 
   /** reads: 'memory': the lock that makes this store the file's only user (claimOwnership). */
   private readonly owner: Db | undefined;
@@ -264,7 +270,14 @@ export class SqliteLeaseStore implements LeaseStore {
         const t = this.table();
         const i = t.find(row.ipv4, row.psid);
         if (i < 0) return;
-        if (!this.changed.has(i)) this.changed.set(i, t.row(i));
+        const first = !this.changed.has(i);
+        if (first) this.changed.set(i, t.row(i));
+        if (row.state !== 'offered') this.kept.delete(i);
+        else if (!first) {
+          // re-offered by the transaction that changed it: keep what it made of it before
+          const was = t.row(i);
+          if (was.state !== 'offered') this.kept.set(i, was);
+        }
         t.write(row);
       },
       publish: async (_change: BindingChange) => {},
@@ -283,11 +296,13 @@ export class SqliteLeaseStore implements LeaseStore {
    * not reserve the offered network address", so an offer is no lease and need not be
    * on disk; it lives in the table only, and the file keeps the row as it last was
    * otherwise (free, declined, or bound — a DISCOVER for a client's current bound
-   * lease does not write it). A lease then costs one UPDATE (its ACK), not two, and a
-   * batch of DHCPDISCOVERs alone commits nothing (no WAL write, no fsync). After a
-   * restart the offers are gone: a REQUEST for one is NAKed (not-offered, RFC 2131
-   * 4.3.2) and its client starts over — as for an offer whose transaction failed
-   * (sqlite-worker-main.ts). init() writes the offers it finds, so that a reload keeps them.
+   * lease does not write it; a RELEASE that a DISCOVER in the same group commit follows
+   * with an offer of the slot is written, `kept`). A lease then costs one UPDATE (its
+   * ACK), not two, and a batch of DHCPDISCOVERs alone commits nothing (no WAL write, no
+   * fsync). After a restart the offers are gone: a REQUEST for one is NAKed
+   * (not-offered, RFC 2131 4.3.2) and its client starts over — as for an offer whose
+   * transaction failed (sqlite-worker-main.ts). init() writes the offers it finds, so
+   * that a reload keeps them.
    */
   private writeDirty(): void {
     const t = this.loaded;
@@ -296,8 +311,14 @@ export class SqliteLeaseStore implements LeaseStore {
     for (const i of this.changed.keys()) {
       const r = t.row(i);
       if (r.state !== 'offered') this.persist(r, now);
+      else {
+        // offered now: the file gets the last other state this transaction gave the row, if any
+        const k = this.kept.get(i);
+        if (k !== undefined) this.persist(k, now);
+      }
     }
     this.changed.clear();
+    this.kept.clear();
   }
 
   /**
@@ -310,6 +331,7 @@ export class SqliteLeaseStore implements LeaseStore {
     try {
       if (t !== undefined) for (const r of this.changed.values()) t.write(r);
       this.changed.clear();
+      this.kept.clear();
     } catch {
       this.reloadTable();
     }
@@ -318,6 +340,7 @@ export class SqliteLeaseStore implements LeaseStore {
   /** The table is read again from the file when next used (after an init, or a failed undo). */
   private reloadTable(): void {
     this.changed.clear();
+    this.kept.clear();
     this.loaded = undefined;
   }
 
