@@ -153,16 +153,14 @@ export class SqliteLeaseStore implements LeaseStore {
   private loaded: LeaseTable | undefined;
   /**
    * Rows of the table written by the transaction in progress, each as it was before
-   * the transaction: UPDATEd in the file before its COMMIT (writeDirty), put back in the
-   * table after a ROLLBACK (undoTable).
+   * the transaction: put back in the table after a ROLLBACK (undoTable).
    */
   private readonly changed = new Map<number, LeaseRow>();
   /**
-   * Of those rows, the last state the transaction gave them that was not an offer,
-   * where it then offered them (a RELEASE and a DISCOVER in one group commit): that
-   * state is what the file must get (writeDirty).
+   * What the file gets at the COMMIT (writeDirty): each row's last write of the
+   * transaction that was not an offer.
    */
-  private readonly kept = new Map<number, LeaseRow>();
+  private readonly toFile = new Map<number, LeaseRow>();
 
   /** reads: 'memory': the lock that makes this store the file's only user (claimOwnership). */
   private readonly owner: Db | undefined;
@@ -270,14 +268,8 @@ export class SqliteLeaseStore implements LeaseStore {
         const t = this.table();
         const i = t.find(row.ipv4, row.psid);
         if (i < 0) return;
-        const first = !this.changed.has(i);
-        if (first) this.changed.set(i, t.row(i));
-        if (row.state !== 'offered') this.kept.delete(i);
-        else if (!first) {
-          // re-offered by the transaction that changed it: keep what it made of it before
-          const was = t.row(i);
-          if (was.state !== 'offered') this.kept.set(i, was);
-        }
+        if (!this.changed.has(i)) this.changed.set(i, t.row(i));
+        if (row.state !== 'offered') this.toFile.set(i, row);
         t.write(row);
       },
       publish: async (_change: BindingChange) => {},
@@ -297,7 +289,7 @@ export class SqliteLeaseStore implements LeaseStore {
    * on disk; it lives in the table only, and the file keeps the row as it last was
    * otherwise (free, declined, or bound — a DISCOVER for a client's current bound
    * lease does not write it; a RELEASE that a DISCOVER in the same group commit follows
-   * with an offer of the slot is written, `kept`). A lease then costs one UPDATE (its
+   * with an offer of the slot is written, as released). A lease then costs one UPDATE (its
    * ACK), not two, and a batch of DHCPDISCOVERs alone commits nothing (no WAL write, no
    * fsync). After a restart the offers are gone: a REQUEST for one is NAKed
    * (not-offered, RFC 2131 4.3.2) and its client starts over — as for an offer whose
@@ -305,20 +297,10 @@ export class SqliteLeaseStore implements LeaseStore {
    * that a reload keeps them.
    */
   private writeDirty(): void {
-    const t = this.loaded;
-    if (t === undefined) return;
     const now = Date.now();
-    for (const i of this.changed.keys()) {
-      const r = t.row(i);
-      if (r.state !== 'offered') this.persist(r, now);
-      else {
-        // offered now: the file gets the last other state this transaction gave the row, if any
-        const k = this.kept.get(i);
-        if (k !== undefined) this.persist(k, now);
-      }
-    }
+    for (const r of this.toFile.values()) this.persist(r, now);
     this.changed.clear();
-    this.kept.clear();
+    this.toFile.clear();
   }
 
   /**
@@ -331,7 +313,7 @@ export class SqliteLeaseStore implements LeaseStore {
     try {
       if (t !== undefined) for (const r of this.changed.values()) t.write(r);
       this.changed.clear();
-      this.kept.clear();
+      this.toFile.clear();
     } catch {
       this.reloadTable();
     }
@@ -340,7 +322,7 @@ export class SqliteLeaseStore implements LeaseStore {
   /** The table is read again from the file when next used (after an init, or a failed undo). */
   private reloadTable(): void {
     this.changed.clear();
-    this.kept.clear();
+    this.toFile.clear();
     this.loaded = undefined;
   }
 
