@@ -13,7 +13,7 @@
 // time; cleans up.
 //
 //   npm run build:ts && node dist/bench/dhcp4o6.bench.js [--clients 10000] [--in-flight 256] [--repeat 3] [--warm-up 5000]
-//       [--targets xbr-sqlite,xbr-postgres,kea] [--generator native|js] [--out bench/out/dhcp4o6.json]
+//       [--targets xbr-sqlite,xbr-postgres,kea] [--generator native|js] [--out bench/out/dhcp4o6.json] [--threads]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ import { runLoad } from '../src/dhcp/loadgen.js';
 import type { OfferShape } from '../src/dhcp/loadgen-wire.js';
 import { runNativeLoad } from './dhcpgen.js';
 import { machineLine } from './report.js';
-import { busiestThread, cpuMsOf, threadCpuOf } from './thread-cpu.js';
+import { busiestThread, cpuMsOf, threadCpuOf, threadDeltas } from './thread-cpu.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -51,6 +51,8 @@ const WARM_UP = Number(arg('warm-up', '5000'));
  */
 const GENERATOR = arg('generator', 'native');
 if (GENERATOR !== 'native' && GENERATOR !== 'js') throw new Error(`--generator ${GENERATOR}: native or js`);
+/** --threads: each run also prints every server thread's CPU per lease (where a server's time goes). */
+const THREADS = process.argv.includes('--threads');
 const PG_URL = process.env.XBR_PG_URL ?? 'postgres://xbr:xbr@127.0.0.1:5432/xbr';
 
 interface Figure {
@@ -172,13 +174,20 @@ async function measure(target: string, run: (firstClient: number) => Promise<Run
     const threadsBefore = threadCpuOf(pids);
     const r = await run(i * CLIENTS);
     const all = [...new Set([...pids, ...serverPids()])];
-    const busiest = busiestThread(threadsBefore, threadCpuOf(all), r.elapsedMs);
+    const threadsAfter = threadCpuOf(all);
+    const busiest = busiestThread(threadsBefore, threadsAfter, r.elapsedMs);
     results.push({ ...r, serverCpuMs: cpuMsOf(all) - before, busiestThread: busiest });
     process.stderr.write(
       `${target}: run ${i + 1}/${REPEAT}: ${Math.round(r.rate)} leases/s, ${r.timeouts} timeouts` +
         (busiest ? `, busiest thread ${busiest.name} ${Math.round(busiest.share * 100)} %` : '') +
         '\n',
     );
+    if (THREADS) {
+      const per = threadDeltas(threadsBefore, threadsAfter)
+        .filter((t) => t.ms > 0)
+        .map((t) => `${t.name}:${t.key.split('/')[1]} ${((t.ms * 1000) / Math.max(1, r.acked)).toFixed(1)}`);
+      process.stderr.write(`${target}: run ${i + 1}: CPU per lease by thread (µs): ${per.join(', ')}\n`);
+    }
   }
   const sorted = [...results].sort((a, b) => a.rate - b.rate);
   const r = sorted[Math.floor((sorted.length - 1) / 2)];

@@ -53,15 +53,13 @@ export function threadCpuOf(pids: readonly number[]): Map<string, ThreadCpu> {
   return out;
 }
 
-/**
- * The thread that used the most CPU between two snapshots, and its share of `wallMs`
- * (1 = busy the whole time). A thread born in between counts from 0.
- */
+/** CPU each thread used between two snapshots, in ms, busiest first (a thread born in between counts from 0). */
+export function threadDeltas(before: Map<string, ThreadCpu>, after: Map<string, ThreadCpu>): { key: string; name: string; ms: number }[] {
+  return [...after].map(([key, t]) => ({ key, name: t.name, ms: t.ms - (before.get(key)?.ms ?? 0) })).sort((a, b) => b.ms - a.ms);
+}
+
+/** The thread that used the most CPU between two snapshots, and its share of `wallMs` (1 = busy the whole time). */
 export function busiestThread(before: Map<string, ThreadCpu>, after: Map<string, ThreadCpu>, wallMs: number): { name: string; share: number } | undefined {
-  let best: { name: string; ms: number } | undefined;
-  for (const [k, t] of after) {
-    const ms = t.ms - (before.get(k)?.ms ?? 0);
-    if (best === undefined || ms > best.ms) best = { name: t.name, ms };
-  }
+  const best = threadDeltas(before, after)[0];
   return best === undefined || wallMs <= 0 ? undefined : { name: best.name, share: best.ms / wallMs };
 }
