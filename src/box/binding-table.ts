@@ -59,6 +59,11 @@ export class BindingTable {
     };
   }
 
+  /** Every binding (copies), in slot order. */
+  *values(): IterableIterator<ResolvedBinding> {
+    for (let i = 0; i < this.n; i++) yield this.at(i);
+  }
+
   /** Key of slot i, without building the binding. */
   keyAt(i: number): number {
     return bindingKey(this.ipv4[i], this.psid[i]);

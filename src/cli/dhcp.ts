@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { compileRules } from '../core/blob.js';
 import { Engine } from '../core/engine.js';
-import { EngineBindingSink, MapBindingSink, type BindingSink } from '../dhcp/bindings.js';
+import { EngineBindingSink, TableBindingSink, type BindingSink } from '../dhcp/bindings.js';
 import { Dhcp4o6Server } from '../dhcp/server.js';
 import { portSetRanges } from '../map/psid.js';
 import { formatIPv4 } from '../map/ip.js';
@@ -47,7 +47,7 @@ export async function dhcpAction(opts: DhcpOptions, io: CommandIO = stdio): Prom
     engine.loadRules(compileRules(config));
     sink = new EngineBindingSink(engine);
   } else {
-    sink = new MapBindingSink();
+    sink = new TableBindingSink();
   }
   const server = await Dhcp4o6Server.create({
     config,
@@ -78,7 +78,7 @@ async function dumpBindings(server: Dhcp4o6Server, engine: Engine | undefined): 
       found = r < 0;
       if (found) ipv6 = ipv6FromBytes(new Uint8Array(engine.memory.buffer, engine.core.argPtr(), 16));
     } else {
-      const b = (server.sink as MapBindingSink).get(row.ipv4, row.psid);
+      const b = (server.sink as TableBindingSink).get(row.ipv4, row.psid);
       found = b !== undefined;
       if (b) ipv6 = ipv6FromBytes(b.ipv6);
     }

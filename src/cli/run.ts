@@ -25,7 +25,7 @@ import { DataplaneBox } from '../box/dataplane-box.js';
 import { DhcpLeaseAdapter, timedLeaseStore } from '../box/dhcp-leases.js';
 import { LatencyHistogram } from '../metrics/histogram.js';
 import { Dhcp4o6Server } from '../dhcp/server.js';
-import { MapBindingSink, type BindingSink } from '../dhcp/bindings.js';
+import { TableBindingSink, type BindingSink } from '../dhcp/bindings.js';
 import { openLeaseStore } from '../dhcp/store/open.js';
 import { startApi, type RunningApi } from '../api/start.js';
 import { createLogger, parseLogLevel, LOG_LEVEL_HELP, type LogLevel, type Logger } from '../log.js';
@@ -51,7 +51,7 @@ export interface RunOptions {
  * forwards every change to the running box.
  */
 class SwitchSink implements BindingSink {
-  readonly early = new MapBindingSink();
+  readonly early = new TableBindingSink();
   target: BindingSink = this.early;
   put(b: BindingSpec): void {
     this.target.put(b);

@@ -66,7 +66,7 @@ import {
   type Duid,
 } from './codec/index.js';
 import { buildPools, checkPools, poolChanges, type Dhcp4o6Config, type Pool, type PoolChanges } from './allocator.js';
-import { bindingOf, MapBindingSink, slotKey, slotOfKey, TrackingSink, type BindingSink } from './bindings.js';
+import { bindingOf, TableBindingSink, slotKey, slotOfKey, TrackingSink, type BindingSink } from './bindings.js';
 import { Counters } from './counters.js';
 import { ExpirySweeper } from './expiry.js';
 import { StoreLeaseService, type LeaseService } from './lease-service.js';
@@ -81,7 +81,7 @@ export interface Dhcp4o6ServerOptions {
   config: XbrConfig;
   /** Where the configuration file is: a relative sqlite: path is resolved from here. */
   configDir?: string;
-  /** The data plane's binding table (default: an in-memory MapBindingSink). */
+  /** The data plane's binding table (default: an in-memory TableBindingSink). */
   sink?: BindingSink;
   /** An open store (default: opened from dhcp4o6.lease-store). Closed by stop(). */
   store?: LeaseStore;
@@ -179,8 +179,18 @@ export interface ReconfigureResult extends PoolChanges {
 export class Dhcp4o6Server {
   readonly counters = new Counters();
   readonly sink: BindingSink;
-  /** `sink`, remembering which bindings this server holds there (for resync). */
-  private readonly out: TrackingSink;
+  /**
+   * Where this server's binding changes go: `sink`, through `tracked` when the store
+   * has a change feed (PostgreSQL).
+   */
+  private readonly out: BindingSink;
+  /**
+   * `sink`, remembering which bindings this server holds there: what resync() removes
+   * after a lost change feed. A store without one (SQLite: this server is its only
+   * writer) needs no such record, and keeping it cost the datagram thread a set entry
+   * per lease.
+   */
+  private readonly tracked: TrackingSink | undefined;
   readonly leases: LeaseService;
   /** This process's id in published changes (PostgreSQL). */
   readonly origin: string;
@@ -213,8 +223,9 @@ export class Dhcp4o6Server {
     if (dhcp === undefined) throw new Error('the configuration has no dhcp4o6 section');
     this.origin = origin;
     this.log = opts.log ?? (() => {});
-    this.sink = opts.sink ?? new MapBindingSink();
-    this.out = new TrackingSink(this.sink);
+    this.sink = opts.sink ?? new TableBindingSink();
+    this.tracked = store.follow !== undefined ? new TrackingSink(this.sink) : undefined;
+    this.out = this.tracked ?? this.sink;
     this.leases = isLeaseService(store) ? store : new StoreLeaseService(store, dhcp['commit-batch'], storeConcurrency(store));
     this.retiredHeld = retired;
     const self = this;
@@ -342,7 +353,7 @@ export class Dhcp4o6Server {
       active.add(slotKey(b.ipv4, b.psid));
       this.out.put(b);
     }
-    for (const k of [...this.out.keys]) {
+    for (const k of [...(this.tracked?.keys ?? [])]) {
       if (active.has(k)) continue;
       const { ipv4, psid } = slotOfKey(k);
       this.out.remove(ipv4, psid);

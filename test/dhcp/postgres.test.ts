@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { compileRules } from '../../src/core/blob.js';
 import { Engine } from '../../src/core/engine.js';
-import { EngineBindingSink, MapBindingSink } from '../../src/dhcp/bindings.js';
+import { EngineBindingSink, TableBindingSink } from '../../src/dhcp/bindings.js';
 import { PostgresLeaseStore } from '../../src/dhcp/store/postgres.js';
 import { clientMessage, encodeQuery, simClient } from '../../src/dhcp/client.js';
 import { Dhcp4MessageType as T, ipv6FromBytes } from '../../src/dhcp/codec/index.js';
@@ -132,7 +132,7 @@ dhcp4o6:
     const a = await startDhcp(['-c', cfg]);
     children.push(a);
     const config = parseConfig(yaml('100.64.2.0/28'), 'resync.yaml');
-    const sink = new MapBindingSink();
+    const sink = new TableBindingSink();
     const br = await Dhcp4o6Server.create({ config, sink });
     const base = sink.table.size; // the earlier tests' leases in this database
     try {

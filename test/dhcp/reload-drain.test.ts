@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { simClient } from '../../src/dhcp/client.js';
 import { Dhcp4MessageType as T } from '../../src/dhcp/codec/index.js';
-import { MapBindingSink } from '../../src/dhcp/bindings.js';
+import { TableBindingSink } from '../../src/dhcp/bindings.js';
 import { Dhcp4o6Server } from '../../src/dhcp/server.js';
 import { SqliteLeaseStore } from '../../src/dhcp/store/sqlite.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -43,7 +43,7 @@ describe('a reload while the lease store does not answer', () => {
       if (hold !== undefined) await hold;
       return transaction(units);
     };
-    s = await Dhcp4o6Server.create({ config: parseConfig(yaml(OLD), 'test.yaml'), sink: new MapBindingSink(), store, reloadDrainMs: 300 });
+    s = await Dhcp4o6Server.create({ config: parseConfig(yaml(OLD), 'test.yaml'), sink: new TableBindingSink(), store, reloadDrainMs: 300 });
 
     hold = new Promise<void>((r) => (release = r));
     const stuck = send(s, T.DISCOVER, simClient(1)); // in flight: its allocation waits on the store

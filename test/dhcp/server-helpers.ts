@@ -6,7 +6,7 @@ import pg from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
-import { MapBindingSink } from '../../src/dhcp/bindings.js';
+import { TableBindingSink } from '../../src/dhcp/bindings.js';
 import { clientMessage, decodeResponse, encodeQuery, type Response, type SimClient, type V4Fields } from '../../src/dhcp/client.js';
 import { Dhcp4MessageType as T } from '../../src/dhcp/codec/index.js';
 import { Dhcp4o6Server } from '../../src/dhcp/server.js';
@@ -84,9 +84,9 @@ export class TestEnv {
   async server(
     yaml = BASE_YAML,
     extra: Record<string, string> = {},
-    sink = new MapBindingSink(),
+    sink = new TableBindingSink(),
     log?: (line: string) => void,
-  ): Promise<{ s: Dhcp4o6Server; sink: MapBindingSink }> {
+  ): Promise<{ s: Dhcp4o6Server; sink: TableBindingSink }> {
     if (this.kind === 'postgres' && !this.dbCreated) {
       await this.admin((c) => c.query(`CREATE DATABASE ${this.dbName}`));
       this.dbCreated = true;
