@@ -5,6 +5,7 @@
 // order built on demand for listing and paging.
 import type { ResolvedBinding } from '../config/rules.js';
 import type { PackedBindings } from '../config/bindings-file.js';
+import { SlotIndex } from './slot-index.js';
 
 export const bindingKey = (ipv4: number, psid: number): number => (ipv4 >>> 0) * 65536 + psid;
 
@@ -23,7 +24,8 @@ export class BindingTable {
   private psidOffset = new Uint8Array(16);
   private prefixLen = new Uint8Array(16);
   private ipv6 = new Uint8Array(16 * 16);
-  private readonly index = new Map<number, number>();
+  /** bindingKey -> slot (a typed-array hash: no heap object per binding, slot-index.ts). */
+  private readonly index = new SlotIndex();
   private readonly perAddress = new Map<number, AddressParams>();
   /** Slots in key order; null after a change. */
   private order: Uint32Array | null = null;
