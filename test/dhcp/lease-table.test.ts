@@ -281,6 +281,46 @@ describe('LeaseTable', () => {
     expect(t.countSite('other', 'me', 1000, 10)).toBe(0);
   });
 
+  it("keeps a client's rows in address order and a site's holds counted as rows join and leave, first, middle or last", () => {
+    const t = new LeaseTable(6);
+    for (let i = 0; i < 6; i++) t.add(row(V4 + (i >> 1), i & 1, 'free', 0));
+    const rows = (c: string) => t.rowsOf(c, ['p']).map((r) => [r.ipv4 - V4, r.psid]);
+    // rows join client "a" and site "s" out of address order
+    for (const [a, p] of [[1, 1], [0, 0], [2, 1], [1, 0]]) t.write({ ...t.get(V4 + a, p)!, state: 'bound', client: 'a', site: 's', expiresAt: 5000 });
+    expect(rows('a')).toEqual([[0, 0], [1, 0], [1, 1], [2, 1]]);
+    expect(t.countSite('s', 'other', 1000, -1)).toBe(4);
+    // the first, a middle and the last row leave; the rest stay listed
+    for (const [a, p, left] of [[0, 0, [[1, 0], [1, 1], [2, 1]]], [1, 1, [[1, 0], [2, 1]]], [2, 1, [[1, 0]]]] as const) {
+      t.write({ ...t.get(V4 + a, p)!, state: 'free', client: null, site: null, expiresAt: 0, freedAt: 100 });
+      expect(rows('a')).toEqual(left);
+      expect(t.countSite('s', 'other', 1000, -1)).toBe(left.length);
+    }
+    // the site's newest hold leaves, then the next newest: the oldest is still counted
+    const hold = (a: number, p: number, site: string | null) =>
+      t.write({ ...t.get(V4 + a, p)!, state: site === null ? 'free' : 'offered', client: site === null ? null : `h${a}${p}`, site, expiresAt: site === null ? 0 : 5000 });
+    for (const [a, p] of [[0, 0], [0, 1], [2, 0]]) hold(a, p, 'u');
+    expect(t.countSite('u', 'x', 1000, -1)).toBe(3);
+    hold(2, 0, null);
+    hold(0, 1, null);
+    expect(t.countSite('u', 'x', 1000, -1)).toBe(1);
+    hold(0, 1, 'u');
+    expect(t.countSite('u', 'x', 1000, -1)).toBe(2);
+    hold(0, 0, null);
+    hold(0, 1, null);
+    expect(t.countSite('u', 'x', 1000, -1)).toBe(0);
+    hold(2, 0, 'u');
+    expect(t.countSite('u', 'x', 1000, -1)).toBe(1);
+    // a row changing hands and sites moves between lists
+    t.write({ ...t.get(V4 + 1, 0)!, client: 'b', site: 't' });
+    expect([rows('a'), rows('b'), t.countSite('s', 'x', 1000, -1), t.countSite('t', 'x', 1000, -1)]).toEqual([[], [[1, 0]], 0, 1]);
+    // the binding address is the table's copy: changing the array written changes nothing
+    const v6 = Uint8Array.from({ length: 16 }, (_, i) => i);
+    t.write({ ...t.get(V4 + 1, 0)!, ipv6: v6, prefixLen: 128 });
+    v6[0] = 99;
+    expect(t.get(V4 + 1, 0)!.ipv6![0]).toBe(0);
+    expect(() => t.write({ ...t.get(V4 + 1, 0)!, ipv6: new Uint8Array(4) })).toThrow(/4 octets \(16 expected\)/);
+  });
+
   it('keeps its heaps bounded by rebuilding them when most entries are dead', () => {
     const n = 1000;
     const t = new LeaseTable(n);

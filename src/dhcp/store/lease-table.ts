@@ -16,7 +16,15 @@
 // - rows in (ipv4, psid) order, the primary key's, in typed arrays (with the indexes
 //   below, ~66 bytes a slot: 16 MB for a /18 of 15 PSIDs, measured);
 // - a slot by binary search over the sorted keys;
-// - a client's rows and a site's offered/bound rows in maps;
+// - a client's rows and a site's offered/bound rows as lists threaded through typed
+//   arrays (a map holds each list's first row).
+//
+// A lease leaves as little on the heap as it can: its client and site strings (one
+// instance each, kept when a later write brings equal ones) and a map entry for each.
+// Its binding address lives in a column, not an array of its own, and its lists in
+// typed arrays, not an array or a set per client and per site. Whatever a lease kept
+// on the heap the worker's collector copied and promoted, and then marked for as long
+// as the lease lasted (bench/dhcp4o6-results.md, tenth session).
 // - per pool, "free, ORDER BY freed_at, ipv4, psid": never-leased slots (freed_at 0)
 //   by a cursor over the pool's rows, then freed ones in a heap by (freed_at, row);
 //   "offered or declined and past, ORDER BY expires_at" in a second heap;
@@ -65,15 +73,24 @@ export class LeaseTable {
   private readonly expiresAt: Float64Array;
   private readonly freedAt: Float64Array;
   private readonly site: (string | null)[];
-  private readonly ipv6: (Uint8Array | null)[];
+  /** 16 octets a row: the binding address, when hasIpv6. */
+  private readonly ipv6: Uint8Array;
+  private readonly hasIpv6: Uint8Array;
   private readonly prefixLen: Uint8Array;
   private readonly posInPool: Int32Array;
 
   private readonly pools: PoolQueues[] = [];
   private readonly poolIndex = new Map<string, number>();
-  private readonly byClient = new Map<string, number[]>();
-  /** Offered and bound rows by site (what countSite counts, before its time and client tests). */
-  private readonly bySite = new Map<string, Set<number>>();
+  /** A client's first row; the next ones by clientNext, ascending (so by ipv4, psid); -1 ends. */
+  private readonly byClient = new Map<string, number>();
+  private readonly clientNext: Int32Array;
+  /**
+   * Offered and bound rows by site (what countSite counts, before its time and client
+   * tests): the site's first row, the others by siteNext / sitePrev, in no order.
+   */
+  private readonly bySite = new Map<string, number>();
+  private readonly siteNext: Int32Array;
+  private readonly sitePrev: Int32Array;
   private readonly bound = new RowHeap();
   private boundLive = 0;
 
@@ -88,7 +105,11 @@ export class LeaseTable {
     this.expiresAt = new Float64Array(capacity);
     this.freedAt = new Float64Array(capacity);
     this.site = new Array<string | null>(capacity).fill(null);
-    this.ipv6 = new Array<Uint8Array | null>(capacity).fill(null);
+    this.ipv6 = new Uint8Array(capacity * 16);
+    this.hasIpv6 = new Uint8Array(capacity);
+    this.clientNext = new Int32Array(capacity).fill(-1);
+    this.siteNext = new Int32Array(capacity).fill(-1);
+    this.sitePrev = new Int32Array(capacity).fill(-1);
     this.prefixLen = new Uint8Array(capacity);
     this.posInPool = new Int32Array(capacity);
   }
@@ -122,7 +143,7 @@ export class LeaseTable {
     this.client[i] = c[6];
     this.expiresAt[i] = c[7];
     this.site[i] = c[8];
-    this.ipv6[i] = c[9] === null ? null : new Uint8Array(c[9]);
+    this.setIpv6(i, c[9]);
     this.prefixLen[i] = c[10];
     this.freedAt[i] = c[11];
     if (c[6] !== null) this.listClient(c[6], i);
@@ -146,7 +167,7 @@ export class LeaseTable {
     return -1;
   }
 
-  /** Row `i` as a LeaseRow (a new object; its ipv6 is shared and never changed in place). */
+  /** Row `i` as a LeaseRow (a new object, with a copy of the binding address). */
   row(i: number): LeaseRow {
     const k = this.keys[i];
     return {
@@ -159,7 +180,7 @@ export class LeaseTable {
       client: this.client[i],
       expiresAt: this.expiresAt[i],
       site: this.site[i],
-      ipv6: this.ipv6[i],
+      ipv6: this.hasIpv6[i] === 1 ? this.ipv6.slice(i * 16, i * 16 + 16) : null,
       prefixLen: this.prefixLen[i],
       freedAt: this.freedAt[i],
     };
@@ -172,10 +193,10 @@ export class LeaseTable {
 
   /** The client's rows in the given pools, by (ipv4, psid). */
   rowsOf(client: string, pools: readonly string[]): LeaseRow[] {
-    const list = this.byClient.get(client);
     const out: LeaseRow[] = [];
-    if (list === undefined) return out;
-    for (const i of list) if (pools.includes(this.pools[this.poolOf[i]].name)) out.push(this.row(i));
+    for (let i = this.byClient.get(client) ?? -1; i >= 0; i = this.clientNext[i]) {
+      if (pools.includes(this.pools[this.poolOf[i]].name)) out.push(this.row(i));
+    }
     return out;
   }
 
@@ -202,12 +223,10 @@ export class LeaseTable {
 
   /** The store's countSite: offered or bound rows of `site`, unexpired, of another client, counted up to `cap`. */
   countSite(site: string, exceptClient: string, now: number, cap: number): number {
-    const set = this.bySite.get(site);
-    if (set === undefined) return 0;
     const limit = cap < 0 ? Infinity : cap; // SQLite: a negative LIMIT is no limit
     let n = 0;
     if (n >= limit) return 0;
-    for (const i of set) {
+    for (let i = this.bySite.get(site) ?? -1; i >= 0; i = this.siteNext[i]) {
       const c = this.client[i];
       if (this.expiresAt[i] > now && c !== null && c !== exceptClient && ++n >= limit) break;
     }
@@ -227,10 +246,12 @@ export class LeaseTable {
     const oldKey = this.queueKey(i);
     this.dequeue(i, oldQueue);
     this.state[i] = st;
-    this.client[i] = r.client;
+    // Equal strings keep the instance the table already holds (the new one, fresh from
+    // the worker's message, then dies young).
+    if (oldClient !== r.client) this.client[i] = r.client;
     this.expiresAt[i] = r.expiresAt;
-    this.site[i] = r.site;
-    this.ipv6[i] = r.ipv6 === null ? null : new Uint8Array(r.ipv6);
+    if (oldSite !== r.site) this.site[i] = r.site;
+    this.setIpv6(i, r.ipv6);
     this.prefixLen[i] = r.prefixLen;
     this.freedAt[i] = r.freedAt;
     if (oldClient !== r.client) {
@@ -293,34 +314,64 @@ export class LeaseTable {
     return (s === OFFERED || s === BOUND) && this.site[i] !== null;
   }
 
-  private listClient(c: string, i: number): void {
-    const list = this.byClient.get(c);
-    if (list === undefined) {
-      this.byClient.set(c, [i]);
+  private setIpv6(i: number, b: Uint8Array | null): void {
+    if (b === null) {
+      this.hasIpv6[i] = 0;
       return;
     }
-    let at = list.length;
-    while (at > 0 && list[at - 1] > i) at--;
-    list.splice(at, 0, i);
+    if (b.length !== 16) throw new Error(`lease table: row ${i}: a binding address of ${b.length} octets (16 expected)`);
+    this.ipv6.set(b, i * 16);
+    this.hasIpv6[i] = 1;
+  }
+
+  /** Threads row `i` into client `c`'s list, in ascending order (a client holds a row or two). */
+  private listClient(c: string, i: number): void {
+    const next = this.clientNext;
+    const head = this.byClient.get(c);
+    if (head === undefined || i < head) {
+      next[i] = head ?? -1;
+      this.byClient.set(c, i);
+      return;
+    }
+    let p = head;
+    while (next[p] >= 0 && next[p] < i) p = next[p];
+    next[i] = next[p];
+    next[p] = i;
   }
 
   private unlistClient(c: string, i: number): void {
-    const list = this.byClient.get(c)!;
-    const at = list.indexOf(i);
-    if (at >= 0) list.splice(at, 1);
-    if (list.length === 0) this.byClient.delete(c);
+    const next = this.clientNext;
+    const head = this.byClient.get(c);
+    if (head === undefined) return;
+    if (head === i) {
+      if (next[i] < 0) this.byClient.delete(c);
+      else this.byClient.set(c, next[i]);
+    } else {
+      let p = head;
+      while (next[p] >= 0 && next[p] !== i) p = next[p];
+      if (next[p] !== i) return;
+      next[p] = next[i];
+    }
+    next[i] = -1;
   }
 
   private listSite(s: string, i: number): void {
-    let set = this.bySite.get(s);
-    if (set === undefined) this.bySite.set(s, (set = new Set()));
-    set.add(i);
+    const head = this.bySite.get(s);
+    this.sitePrev[i] = -1;
+    this.siteNext[i] = head ?? -1;
+    if (head !== undefined) this.sitePrev[head] = i;
+    this.bySite.set(s, i);
   }
 
   private unlistSite(s: string, i: number): void {
-    const set = this.bySite.get(s)!;
-    set.delete(i);
-    if (set.size === 0) this.bySite.delete(s);
+    const p = this.sitePrev[i];
+    const n = this.siteNext[i];
+    if (p >= 0) this.siteNext[p] = n;
+    else if (n >= 0) this.bySite.set(s, n);
+    else this.bySite.delete(s);
+    if (n >= 0) this.sitePrev[n] = p;
+    this.siteNext[i] = -1;
+    this.sitePrev[i] = -1;
   }
 
   // ---- ordered queues
