@@ -215,6 +215,22 @@ describe('option overload (RFC 2132 9.3, RFC 2131 4.1) and long options (RFC 339
     expect(m.sname).toEqual(name);
   });
 
+  it("keeps copies of 'file', 'sname' and a long option, not views of the datagram", () => {
+    const file = Uint8Array.from({ length: 128 }, (_, i) => (i * 7) & 0xff);
+    const long = Uint8Array.from({ length: 100 }, (_, i) => i + 1);
+    const bytes = cat(hex(...REQUEST_HEADER.slice(0, 10)), hex('73 72 76 00', zeros(60)), file, hex('63 82 53 63', '35 01 01', 'e0 64'), long, hex('ff'));
+    const m = decodeDhcp4Message(bytes);
+    bytes.fill(0xee); // the datagram's storage reused
+    expect(m.file).toEqual(file);
+    expect(m.sname.subarray(0, 4)).toEqual(hex('73 72 76 00'));
+    expect(m.options.raw).toEqual([{ code: 224, data: long }]);
+    // plain arrays: slice() is a copy, as for any Uint8Array
+    expect(m.file.constructor).toBe(Uint8Array);
+    const c = m.file.slice(0, 4);
+    c[0] = 0x55;
+    expect(m.file[0]).toBe(file[0]);
+  });
+
   it("an overload option inside 'file' is not interpreted (4.1: it MUST appear in 'options')", () => {
     const bytes = cat(
       hex(...REQUEST_HEADER.slice(0, 10)),

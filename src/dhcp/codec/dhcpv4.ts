@@ -10,7 +10,7 @@
  * interpreted; the encoder splits values longer than 255 octets the same way.
  * Options not interpreted here are kept raw (concatenated) in `raw`.
  */
-import { ByteReader, ByteWriter, checkUint } from './bytes.js';
+import { ByteReader, ByteWriter, checkUint, octets } from './bytes.js';
 import { ipv4FromBytes, ipv4ToBytes, ipv4ToU32 } from './addr.js';
 import { type Duid, checkDuid, duidFromBytesAt, duidToBytes } from './duid.js';
 import { DhcpDecodeError } from './errors.js';
@@ -160,7 +160,7 @@ export function emptyDhcp4Message(op: number): Dhcp4Message {
     giaddr: '0.0.0.0',
     chaddr: new Uint8Array(16),
     sname: new Uint8Array(SNAME_LEN),
-    file: new Uint8Array(FILE_LEN),
+    file: octets(FILE_LEN),
     options: { raw: [] },
   };
 }
@@ -216,6 +216,11 @@ function scanArea(buf: Uint8Array, start: number, end: number, skip52: boolean):
 
 /** `n` octets of `src` from `at`, in a Uint8Array of their own (also when `src` is a Buffer, whose slice() is a view). */
 function copyOf(src: Uint8Array, at: number, n: number): Uint8Array {
+  if (n > 64) {
+    const big = octets(n, true); // bytes.ts: from the Buffer pool
+    big.set(src.subarray(at, at + n));
+    return big;
+  }
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = src[at + i];
   return out;
@@ -470,7 +475,7 @@ export function decodeDhcp4Message(buf: Uint8Array): Dhcp4Message {
   let sname: Uint8Array;
   if (overload & 1) {
     scanArea(buf, FILE_AT, FILE_AT + FILE_LEN, true);
-    file = new Uint8Array(FILE_LEN);
+    file = octets(FILE_LEN);
   } else {
     file = copyOf(buf, FILE_AT, FILE_LEN);
   }
