@@ -117,6 +117,21 @@ describe.each(kinds)('UDP endpoint (%s)', (kind) => {
     expect(ep.kind).toBe(kind);
   });
 
+  it('answers two senders whose datagrams interleave each at its own port', async () => {
+    const seen: Source[] = [];
+    const ep = await echoEndpoint(kind, seen);
+    const [a, b] = [await client(), await client()];
+    const answers = new Map<number, number[]>([[a.address().port, []], [b.address().port, []]]);
+    for (const c of [a, b]) c.on('message', (m: Buffer) => answers.get(c.address().port)!.push(readIndex(m)));
+    // a, b, a, b ...: consecutive datagrams from different ports, so each batch mixes them
+    for (let i = 0; i < 200; i++) (i % 2 === 0 ? a : b).send(payload(i, 16), ep.address().port, '::1');
+    const deadline = Date.now() + 5000;
+    while ((answers.get(a.address().port)!.length < 100 || answers.get(b.address().port)!.length < 100) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(answers.get(a.address().port)!.sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, k) => 2 * k));
+    expect(answers.get(b.address().port)!.sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, k) => 2 * k + 1));
+    expect(new Set(seen.map((s) => s.port))).toEqual(new Set([a.address().port, b.address().port]));
+  });
+
   it('sends nothing after close', async () => {
     const seen: Source[] = [];
     const tx: Tx = { tx: 0, err: 0, calls: [] };

@@ -88,6 +88,16 @@ class BatchSource implements Source {
   }
 }
 
+/** Whether the datagram whose metadata is at int `m` (octet `b`) came from `s`: same peer, port, scope, and local address. */
+function sameSource(s: BatchSource, bytes: Uint8Array, b: number, meta: Int32Array, m: number): boolean {
+  if (s.port !== meta[m + 2] || s.scope !== meta[m + 3]) return false;
+  for (let i = 0; i < 16; i++) if (s.bytes[i] !== bytes[b + 16 + i]) return false;
+  if (meta[m + 13] !== 1) return s.local === null;
+  if (s.local === null || s.ifindex !== meta[m + 12]) return false;
+  for (let i = 0; i < 16; i++) if (s.local[i] !== bytes[b + 32 + i]) return false;
+  return true;
+}
+
 export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint> {
   const a = batchAddon();
   const M = a.META_INTS;
@@ -104,6 +114,8 @@ export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint
   let closed = false;
   /** The kernel's running count of datagrams dropped on this socket, as last seen (SO_RXQ_OVFL). */
   let dropped = 0;
+  /** The Source of the last datagram received. */
+  let last: BatchSource | null = null;
 
   const onReadable = () => {
     for (let round = 0; round < RECV_ROUNDS && !closed; round++) {
@@ -130,8 +142,13 @@ export async function openBatchEndpoint(o: EndpointOptions): Promise<UdpEndpoint
         msg.set(rbuf.subarray(at, at + len));
         try {
           const b = m * 4;
-          const local = rmeta[m + 13] === 1 ? rbytes.slice(b + 32, b + 48) : null;
-          o.onDatagram(msg, new BatchSource(rbytes.slice(b + 16, b + 32), rmeta[m + 2], rmeta[m + 3], local, rmeta[m + 12]));
+          // A relay sends many clients' queries from one address and port: their
+          // datagrams share one Source (read-only) instead of one each.
+          if (last === null || !sameSource(last, rbytes, b, rmeta, m)) {
+            const local = rmeta[m + 13] === 1 ? rbytes.slice(b + 32, b + 48) : null;
+            last = new BatchSource(rbytes.slice(b + 16, b + 32), rmeta[m + 2], rmeta[m + 3], local, rmeta[m + 12]);
+          }
+          o.onDatagram(msg, last);
         } catch (e) {
           // The handler's own bug: logged; the rest of the batch is still handled.
           o.log(`socket [${o.host}]:${o.port}: ${e instanceof Error ? e.message : String(e)}`);
