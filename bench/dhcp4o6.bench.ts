@@ -14,6 +14,13 @@
 //
 //   npm run build:ts && node dist/bench/dhcp4o6.bench.js [--clients 10000] [--in-flight 256] [--repeat 3] [--warm-up 5000]
 //       [--targets xbr-sqlite,xbr-postgres,kea] [--generator native|js] [--out bench/out/dhcp4o6.json] [--threads]
+//       [--rounds 1]
+//
+// --rounds N runs every target N times over, in turn (xbr, then Kea, then xbr again
+// ...), each round with fresh servers and lease files, and reports each round's
+// figures and ratios and their medians. On a shared machine whose speed drifts from
+// minute to minute (bench/dhcp4o6-results.md, tenth session), a ratio of two figures
+// measured side by side, taken over several rounds, says more than one bench.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +32,7 @@ import type { OfferShape } from '../src/dhcp/loadgen-wire.js';
 import { runNativeLoad } from './dhcpgen.js';
 import { machineLine } from './report.js';
 import { busiestThread, cpuMsOf, threadCpuOf, threadDeltas } from './thread-cpu.js';
+import { roundsTable } from './rounds.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -51,6 +59,9 @@ const WARM_UP = Number(arg('warm-up', '5000'));
  */
 const GENERATOR = arg('generator', 'native');
 if (GENERATOR !== 'native' && GENERATOR !== 'js') throw new Error(`--generator ${GENERATOR}: native or js`);
+/** Rounds of every target, in turn (see the header). */
+const ROUNDS = Number(arg('rounds', '1'));
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds ${arg('rounds', '1')}: a whole number, at least 1`);
 /** --threads: each run also prints every server thread's CPU per lease (where a server's time goes). */
 const THREADS = process.argv.includes('--threads');
 const PG_URL = process.env.XBR_PG_URL ?? 'postgres://xbr:xbr@127.0.0.1:5432/xbr';
@@ -382,32 +393,40 @@ async function benchKeaWith(dir: string): Promise<Figure> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'xbr-bench-dhcp-'));
-  const figures: Figure[] = [];
+  const rounds: Figure[][] = [];
   try {
-    for (const t of TARGETS) {
-      try {
-        if (t === 'xbr-sqlite') figures.push(await benchXbr(t, `sqlite:${join(dir, 'leases.db')}`, dir));
-        else if (t === 'xbr-postgres') figures.push(await benchXbrPostgres(dir));
-        else if (t === 'kea') figures.push(await benchKea(dir));
-        else throw new Error(`unknown target ${t}`);
-      } catch (e) {
-        process.stderr.write(`${t}: ${e instanceof Error ? e.message : String(e)}\n`);
-        figures.push({ target: t, clients: CLIENTS, inFlight: IN_FLIGHT, acked: 0, failed: CLIENTS, timeouts: 0, seconds: 0, leasesPerSecond: 0, note: `not run: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` });
+    for (let r = 1; r <= ROUNDS; r++) {
+      // each round's servers start from empty lease files
+      const rdir = ROUNDS === 1 ? dir : mkdtempSync(join(dir, `round${r}-`));
+      const figures: Figure[] = [];
+      for (const t of TARGETS) {
+        try {
+          if (t === 'xbr-sqlite') figures.push(await benchXbr(t, `sqlite:${join(rdir, 'leases.db')}`, rdir));
+          else if (t === 'xbr-postgres') figures.push(await benchXbrPostgres(rdir));
+          else if (t === 'kea') figures.push(await benchKea(rdir));
+          else throw new Error(`unknown target ${t}`);
+        } catch (e) {
+          process.stderr.write(`${t}: ${e instanceof Error ? e.message : String(e)}\n`);
+          figures.push({ target: t, clients: CLIENTS, inFlight: IN_FLIGHT, acked: 0, failed: CLIENTS, timeouts: 0, seconds: 0, leasesPerSecond: 0, note: `not run: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` });
+        }
+        const f = figures[figures.length - 1];
+        process.stdout.write(
+          (ROUNDS > 1 ? `round ${r}/${ROUNDS}: ` : '') +
+            `${f.target.padEnd(14)} ${String(f.leasesPerSecond).padStart(7)} leases/s median of [${(f.runs ?? []).join(', ')}]  ` +
+            `(${f.acked}/${f.clients} ACKed in ${f.seconds} s, ${f.inFlight} in flight; timeouts per run [${(f.runTimeouts ?? []).join(', ')}]; ` +
+            `CPU per lease: server ${f.serverCpuUs ?? '-'} us, generator ${f.generatorCpuUs ?? '-'} us)${f.note ? `  ${f.note}` : ''}\n`,
+        );
       }
-      const f = figures[figures.length - 1];
-      process.stdout.write(
-        `${f.target.padEnd(14)} ${String(f.leasesPerSecond).padStart(7)} leases/s median of [${(f.runs ?? []).join(', ')}]  ` +
-          `(${f.acked}/${f.clients} ACKed in ${f.seconds} s, ${f.inFlight} in flight; timeouts per run [${(f.runTimeouts ?? []).join(', ')}]; ` +
-          `CPU per lease: server ${f.serverCpuUs ?? '-'} us, generator ${f.generatorCpuUs ?? '-'} us)${f.note ? `  ${f.note}` : ''}\n`,
-      );
+      rounds.push(figures);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const machine = machineLine();
-  process.stdout.write(`\n${table(figures)}\nmachine: ${machine}\n`);
+  process.stdout.write(`\n${ROUNDS === 1 ? table(rounds[0]) : roundsTable(rounds, REPEAT, CLIENTS)}\nmachine: ${machine}\n`);
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), machine, command: process.argv.slice(1).join(' '), figures }, null, 2) + '\n');
+  const result = ROUNDS === 1 ? { figures: rounds[0] } : { rounds };
+  writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), machine, command: process.argv.slice(1).join(' '), ...result }, null, 2) + '\n');
 }
 
 /** The figures side by side (Markdown), then each xbr target's rate over Kea's. */
