@@ -1,10 +1,10 @@
 // The control plane's copy of a binding table (static bindings, or lease bindings):
-// packed columns like PackedBindings (no object per binding, so a million cost tens of
+// PackedBindings' columns (no object per binding, so a million cost tens of
 // MB, not hundreds), a key index for (IPv4, PSID), the port-set parameters per IPv4
 // address (RFC 7597 5.1: one psid-len and psid-offset per shared address), and a key
 // order built on demand for listing and paging.
 import type { ResolvedBinding } from '../config/rules.js';
-import type { PackedBindings } from '../config/bindings-file.js';
+import { PackedBindings } from '../config/bindings-file.js';
 import { SlotIndex } from './slot-index.js';
 
 export const bindingKey = (ipv4: number, psid: number): number => (ipv4 >>> 0) * 65536 + psid;
@@ -17,13 +17,8 @@ export interface AddressParams {
 }
 
 export class BindingTable {
-  private n = 0;
-  private ipv4 = new Uint32Array(16);
-  private psid = new Uint16Array(16);
-  private psidLen = new Uint8Array(16);
-  private psidOffset = new Uint8Array(16);
-  private prefixLen = new Uint8Array(16);
-  private ipv6 = new Uint8Array(16 * 16);
+  /** The bindings, in slots 0 .. size-1 (PackedBindings' columns). */
+  private readonly cols = new PackedBindings(16);
   /** bindingKey -> slot (a typed-array hash: no heap object per binding, slot-index.ts). */
   private readonly index = new SlotIndex();
   private readonly perAddress = new Map<number, AddressParams>();
@@ -37,7 +32,7 @@ export class BindingTable {
   }
 
   get size(): number {
-    return this.n;
+    return this.cols.count;
   }
 
   has(ipv4: number, psid: number): boolean {
@@ -51,24 +46,19 @@ export class BindingTable {
 
   /** Binding in slot i (a copy of its IPv6 bytes). */
   at(i: number): ResolvedBinding {
-    return {
-      ipv4: this.ipv4[i],
-      psid: this.psid[i],
-      psidLen: this.psidLen[i],
-      psidOffset: this.psidOffset[i],
-      prefixLen: this.prefixLen[i],
-      ipv6: this.ipv6.slice(i * 16, i * 16 + 16),
-    };
+    const b = this.cols.get(i);
+    b.ipv6 = b.ipv6.slice();
+    return b;
   }
 
   /** Every binding (copies), in slot order. */
   *values(): IterableIterator<ResolvedBinding> {
-    for (let i = 0; i < this.n; i++) yield this.at(i);
+    for (let i = 0; i < this.cols.count; i++) yield this.at(i);
   }
 
   /** Key of slot i, without building the binding. */
   keyAt(i: number): number {
-    return bindingKey(this.ipv4[i], this.psid[i]);
+    return bindingKey(this.cols.ipv4[i], this.cols.psid[i]);
   }
 
   params(ipv4: number): AddressParams | undefined {
@@ -81,8 +71,8 @@ export class BindingTable {
     let i = this.index.get(key);
     const replaced = i !== undefined;
     if (i === undefined) {
-      this.grow();
-      i = this.n++;
+      if (this.cols.count === this.cols.capacity) this.cols.grow(this.cols.capacity * 2);
+      i = this.cols.count++;
       this.index.set(key, i);
       const p = this.perAddress.get(b.ipv4 >>> 0);
       if (p) p.count++;
@@ -93,12 +83,7 @@ export class BindingTable {
       p.psidLen = b.psidLen;
       p.psidOffset = b.psidOffset;
     }
-    this.ipv4[i] = b.ipv4 >>> 0;
-    this.psid[i] = b.psid;
-    this.psidLen[i] = b.psidLen;
-    this.psidOffset[i] = b.psidOffset;
-    this.prefixLen[i] = b.prefixLen;
-    this.ipv6.set(b.ipv6.subarray(0, 16), i * 16);
+    this.cols.set(i, b);
     return replaced ? 'replaced' : 'added';
   }
 
@@ -108,19 +93,14 @@ export class BindingTable {
     const i = this.index.get(key);
     if (i === undefined) return undefined;
     const gone = this.at(i);
-    const last = this.n - 1;
+    const last = this.cols.count - 1;
     if (i !== last) {
       // move the last slot into the hole
-      this.ipv4[i] = this.ipv4[last];
-      this.psid[i] = this.psid[last];
-      this.psidLen[i] = this.psidLen[last];
-      this.psidOffset[i] = this.psidOffset[last];
-      this.prefixLen[i] = this.prefixLen[last];
-      this.ipv6.copyWithin(i * 16, last * 16, last * 16 + 16);
+      this.cols.move(last, i);
       this.index.set(this.keyAt(i), i);
     }
     this.index.delete(key);
-    this.n--;
+    this.cols.count--;
     const p = this.perAddress.get(ipv4 >>> 0)!;
     if (--p.count === 0) this.perAddress.delete(ipv4 >>> 0);
     this.order = null;
@@ -130,11 +110,12 @@ export class BindingTable {
   /** Slots in (IPv4, PSID) order; rebuilt after a change (O(n log n), only when listed). */
   sorted(): Uint32Array {
     if (this.order === null) {
-      const keys = new Float64Array(this.n);
-      for (let i = 0; i < this.n; i++) keys[i] = this.keyAt(i);
+      const n = this.cols.count;
+      const keys = new Float64Array(n);
+      for (let i = 0; i < n; i++) keys[i] = this.keyAt(i);
       keys.sort();
-      const order = new Uint32Array(this.n);
-      for (let i = 0; i < this.n; i++) order[i] = this.index.get(keys[i])!;
+      const order = new Uint32Array(n);
+      for (let i = 0; i < n; i++) order[i] = this.index.get(keys[i])!;
       this.order = order;
     }
     return this.order;
@@ -155,34 +136,18 @@ export class BindingTable {
 
   /** IPv6 bytes of slot i (a view: do not keep it across a change). */
   ipv6At(i: number): Uint8Array {
-    return this.ipv6.subarray(i * 16, i * 16 + 16);
+    return this.cols.ipv6.subarray(i * 16, i * 16 + 16);
   }
 
   prefixLenAt(i: number): number {
-    return this.prefixLen[i];
+    return this.cols.prefixLen[i];
   }
 
   psidAt(i: number): number {
-    return this.psid[i];
+    return this.cols.psid[i];
   }
 
   ipv4At(i: number): number {
-    return this.ipv4[i];
-  }
-
-  private grow(): void {
-    if (this.n < this.ipv4.length) return;
-    const cap = this.ipv4.length * 2;
-    const g = <T extends Uint8Array | Uint16Array | Uint32Array>(a: T, c: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(c);
-      b.set(a);
-      return b;
-    };
-    this.ipv4 = g(this.ipv4, cap);
-    this.psid = g(this.psid, cap);
-    this.psidLen = g(this.psidLen, cap);
-    this.psidOffset = g(this.psidOffset, cap);
-    this.prefixLen = g(this.prefixLen, cap);
-    this.ipv6 = g(this.ipv6, cap * 16);
+    return this.cols.ipv4[i];
   }
 }

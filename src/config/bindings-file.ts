@@ -48,14 +48,48 @@ export class PackedBindings {
     this.ipv6 = new Uint8Array(capacity * 16);
   }
 
+  /** How many bindings the columns hold room for. */
+  get capacity(): number {
+    return this.ipv4.length;
+  }
+
   push(b: ResolvedBinding): void {
-    const i = this.count++;
+    this.set(this.count++, b);
+  }
+
+  /** Writes binding `b` into slot i (below capacity). */
+  set(i: number, b: ResolvedBinding): void {
     this.ipv4[i] = b.ipv4 >>> 0;
     this.psid[i] = b.psid;
     this.psidLen[i] = b.psidLen;
     this.psidOffset[i] = b.psidOffset;
     this.prefixLen[i] = b.prefixLen;
-    this.ipv6.set(b.ipv6, i * 16);
+    this.ipv6.set(b.ipv6.subarray(0, 16), i * 16);
+  }
+
+  /** Copies slot `from` over slot `to`. */
+  move(from: number, to: number): void {
+    this.ipv4[to] = this.ipv4[from];
+    this.psid[to] = this.psid[from];
+    this.psidLen[to] = this.psidLen[from];
+    this.psidOffset[to] = this.psidOffset[from];
+    this.prefixLen[to] = this.prefixLen[from];
+    this.ipv6.copyWithin(to * 16, from * 16, from * 16 + 16);
+  }
+
+  /** Room for `capacity` bindings, the ones held kept. */
+  grow(capacity: number): void {
+    const g = <T extends Uint8Array | Uint16Array | Uint32Array>(a: T, n: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      b.set(a.subarray(0, Math.min(a.length, n)));
+      return b;
+    };
+    this.ipv4 = g(this.ipv4, capacity);
+    this.psid = g(this.psid, capacity);
+    this.psidLen = g(this.psidLen, capacity);
+    this.psidOffset = g(this.psidOffset, capacity);
+    this.prefixLen = g(this.prefixLen, capacity);
+    this.ipv6 = g(this.ipv6, capacity * 16);
   }
 
   get(i: number): ResolvedBinding {
