@@ -1,11 +1,11 @@
-// The binding table's key index (src/box/slot-index.ts) against the Map it replaced:
+// The binding table's key index (src/map/slot-index.ts) against the Map it replaced:
 // ns per look-up and per insert over 1,000,000 (IPv4, PSID) keys of 16 PSIDs an
 // address (keys above 2^31, as every real one is), and the memory each holds after a
 // forced GC (needs --expose-gc).
 //
 //   npm run build:ts && node --expose-gc dist/bench/slot-index.bench.js
 import { Bench } from 'tinybench';
-import { SlotIndex } from '../src/box/slot-index.js';
+import { SlotIndex } from '../src/map/slot-index.js';
 import { bindingKey } from '../src/box/binding-table.js';
 
 const N = 1_000_000;

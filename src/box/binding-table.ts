@@ -5,7 +5,7 @@
 // order built on demand for listing and paging.
 import type { ResolvedBinding } from '../config/rules.js';
 import { PackedBindings } from '../config/bindings-file.js';
-import { SlotIndex } from './slot-index.js';
+import { SlotIndex } from '../map/slot-index.js';
 
 export const bindingKey = (ipv4: number, psid: number): number => (ipv4 >>> 0) * 65536 + psid;
 

@@ -4,7 +4,7 @@
 // table grows and shrinks as it fills and empties.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SlotIndex } from '../../src/box/slot-index.js';
+import { SlotIndex } from '../../src/map/slot-index.js';
 import { bindingKey } from '../../src/box/binding-table.js';
 
 const key = fc.oneof(

@@ -1,6 +1,7 @@
-// A map from (IPv4, PSID) slot keys (bindingKey: ipv4 * 65536 + psid, below 2^48) to
-// small non-negative integers (a binding's position in BindingTable's columns), in
-// two typed arrays: open addressing, linear probing, deletion by backward shift.
+// A map from (IPv4, PSID) slot keys (ipv4 * 65536 + psid, below 2^48) to small
+// non-negative integers (a binding's position in box/binding-table.ts's columns; a
+// bindings file's keys seen, config/bindings-file.ts), in two typed arrays: open
+// addressing, linear probing, deletion by backward shift.
 //
 // Why not a Map<number, number>: a key above 2^31 is no small integer to V8, so each
 // entry keeps a heap number of its own alive as long as its binding lasts, for the
