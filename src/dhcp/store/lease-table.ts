@@ -14,7 +14,8 @@
 // 'sql'` reference; test/dhcp/lease-table.test.ts runs random operation sequences
 // through both and compares every result and every row):
 // - rows in (ipv4, psid) order, the primary key's, in typed arrays (with the indexes
-//   below, ~66 bytes a slot: 16 MB for a /18 of 15 PSIDs, measured);
+//   below, ~97 bytes a slot: 24 MB for a /18 of 15 PSIDs; each lease then adds ~195
+//   bytes, its strings and map entries; measured, bench/dhcp4o6-results.md);
 // - a slot by binary search over the sorted keys;
 // - a client's rows and a site's offered/bound rows as lists threaded through typed
 //   arrays (a map holds each list's first row).
