@@ -318,7 +318,11 @@ describe('LeaseTable', () => {
     t.write({ ...t.get(V4 + 1, 0)!, ipv6: v6, prefixLen: 128 });
     v6[0] = 99;
     expect(t.get(V4 + 1, 0)!.ipv6![0]).toBe(0);
-    expect(() => t.write({ ...t.get(V4 + 1, 0)!, ipv6: new Uint8Array(4) })).toThrow(/4 octets \(16 expected\)/);
+    // a wrong-sized address is refused before anything changes
+    const before = t.get(V4 + 1, 0)!;
+    expect(() => t.write({ ...before, client: 'c', state: 'free', ipv6: new Uint8Array(4) })).toThrow(/4 octets \(16 expected\)/);
+    expect(t.get(V4 + 1, 0)).toEqual(before);
+    expect(rows('b')).toEqual([[1, 0]]);
   });
 
   it('keeps its heaps bounded by rebuilding them when most entries are dead', () => {

@@ -18,7 +18,11 @@
 //   bytes, its strings and map entries; measured, bench/dhcp4o6-results.md);
 // - a slot by binary search over the sorted keys;
 // - a client's rows and a site's offered/bound rows as lists threaded through typed
-//   arrays (a map holds each list's first row).
+//   arrays (a map holds each list's first row);
+// - per pool, "free, ORDER BY freed_at, ipv4, psid": never-leased slots (freed_at 0)
+//   by a cursor over the pool's rows, then freed ones in a heap by (freed_at, row);
+//   "offered or declined and past, ORDER BY expires_at" in a second heap;
+// - bound rows by expiry in a heap, for the expiry sweep.
 //
 // A lease leaves as little on the heap as it can: its client and site strings (one
 // instance each, kept when a later write brings equal ones) and a map entry for each.
@@ -26,10 +30,6 @@
 // typed arrays, not an array or a set per client and per site. Whatever a lease kept
 // on the heap the worker's collector copied and promoted, and then marked for as long
 // as the lease lasted (bench/dhcp4o6-results.md, tenth session).
-// - per pool, "free, ORDER BY freed_at, ipv4, psid": never-leased slots (freed_at 0)
-//   by a cursor over the pool's rows, then freed ones in a heap by (freed_at, row);
-//   "offered or declined and past, ORDER BY expires_at" in a second heap;
-// - bound rows by expiry in a heap, for the expiry sweep.
 import { RowHeap } from './row-heap.js';
 import type { LeaseRow, LeaseState } from './types.js';
 
@@ -62,6 +62,11 @@ interface PoolQueues {
 }
 
 const key = (ipv4: number, psid: number) => ipv4 * 65536 + psid;
+
+/** A binding address is 16 octets (the column's width): refused before any change to the table. */
+function checkIpv6(b: Uint8Array | null): void {
+  if (b !== null && b.length !== 16) throw new Error(`lease table: a binding address of ${b.length} octets (16 expected)`);
+}
 
 export class LeaseTable {
   private n = 0;
@@ -127,6 +132,7 @@ export class LeaseTable {
     if (i > 0 && k <= this.keys[i - 1]) throw new Error('lease table: rows out of (ipv4, psid) order');
     const st = STATE_CODE[c[5]];
     if (st === undefined) throw new Error(`lease table: row ${c[0]}/${c[1]} has unknown state ${c[5]}`);
+    checkIpv6(c[9]);
     this.n++;
     this.keys[i] = k;
     let p = this.poolIndex.get(c[2]);
@@ -240,6 +246,7 @@ export class LeaseTable {
     if (i < 0) return -1;
     const st = STATE_CODE[r.state];
     if (st === undefined) throw new Error(`lease table: unknown state ${r.state}`);
+    checkIpv6(r.ipv6);
     const oldClient = this.client[i];
     const oldSite = this.site[i];
     const wasHeld = this.held(i);
@@ -315,12 +322,12 @@ export class LeaseTable {
     return (s === OFFERED || s === BOUND) && this.site[i] !== null;
   }
 
+  /** The row's binding address (checkIpv6 has passed it). */
   private setIpv6(i: number, b: Uint8Array | null): void {
     if (b === null) {
       this.hasIpv6[i] = 0;
       return;
     }
-    if (b.length !== 16) throw new Error(`lease table: row ${i}: a binding address of ${b.length} octets (16 expected)`);
     this.ipv6.set(b, i * 16);
     this.hasIpv6[i] = 1;
   }
