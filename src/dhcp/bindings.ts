@@ -22,7 +22,7 @@
 import type { Mode } from '../config/schema.js';
 import type { Engine, BindingSpec } from '../core/engine.js';
 import type { LeaseRow } from './store/types.js';
-import { BindingTable } from '../box/binding-table.js';
+import { BindingTable, bindingKey } from '../box/binding-table.js';
 
 export type { BindingSpec } from '../core/engine.js';
 
@@ -49,9 +49,10 @@ export class EngineBindingSink implements BindingSink {
  * The key of an (IPv4, PSID) slot as one number: ipv4 * 65536 + psid (a PSID is at
  * most 16 bits, RFC 7597 section 5.1), exact below 2^48. A number, not a string such
  * as `${ipv4}/${psid}`: one put per ACK, and building the string and hashing it showed
- * in the datagram thread's profile (a few % with 100k+ bindings).
+ * in the datagram thread's profile (a few % with 100k+ bindings). The box's binding
+ * table keys its slots the same way (box/binding-table.ts bindingKey).
  */
-export const slotKey = (ipv4: number, psid: number): number => (ipv4 >>> 0) * 65536 + psid;
+export const slotKey = bindingKey;
 
 /** The (IPv4, PSID) of a slotKey. */
 export const slotOfKey = (key: number): { ipv4: number; psid: number } => ({ ipv4: Math.floor(key / 65536), psid: key % 65536 });

@@ -246,9 +246,11 @@ export class ByteWriter {
  * typed array of up to 64 octets on its own heap, but gives a larger one a buffer of
  * its own outside it, allocated and later freed by the collector one by one, ~0.6 µs
  * each; this takes a larger one's storage from Node's Buffer pool instead, ~0.1 µs
- * (bench/octets.bench.ts). Every DHCPv4 message decoded or built holds a 128-octet
- * 'file' field. The array is a plain Uint8Array (slice() copies) whose `buffer` is
- * the pool's: use it with its byteOffset.
+ * (bench/octets.bench.ts). Every DHCPv4 message decoded (and every one a client
+ * builds, emptyDhcp4Message) holds a 128-octet 'file' field; in the server the gain
+ * is within the noise of its profiles (bench/dhcp4o6-results.md, tenth session). The
+ * array is a plain Uint8Array (slice() copies) whose `buffer` is the pool's: use it
+ * with its byteOffset.
  */
 export function octets(n: number, unset = false): Uint8Array {
   if (n <= 64) return new Uint8Array(n);
